@@ -77,7 +77,7 @@ RELAYD     := $(BUILD)/backchanneld
 CLI        := $(BUILD)/backchannel
 NOISEVEC   := $(BUILD)/tests/noise-vectors
 LOADGEN    := $(BUILD)/relay-load
-PROGS      := $(RELAYD) $(CLI) $(LOADGEN)
+PROGS      := $(RELAYD) $(CLI) $(if $(wildcard bench/relay-load.c),$(LOADGEN))
 
 .PHONY: all deps check test-bin demo bench fuzz fuzz-build install uninstall \
         clean valgrind noise-vectors format help
