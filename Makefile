@@ -117,11 +117,11 @@ $(NOISEVEC): $(BUILD)/tests/vectors/noise_vectors.o $(LIBA)
 
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(RELAYA) $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(testlibs) $(pkglibs)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(testlibs) $(pkglibs) -lpthread
 
 $(BUILD)/tests/integration/test_%: $(BUILD)/tests/integration/test_%.o $(THARN_OBJ) $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(testlibs) $(pkglibs)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(testlibs) $(pkglibs) -lpthread
 
 test-bin: $(PROGS) $(NOISEVEC) $(UNIT_BIN) $(INTEG_BIN)
 

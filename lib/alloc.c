@@ -12,10 +12,13 @@
 static unsigned long alloc_count;
 static unsigned long fail_at; /* absolute index of the failing call, 0=off */
 
+/* The counter is atomic so that threaded programs (the load generator,
+ * the crash test) may allocate concurrently; the failure hook itself is
+ * for single-threaded tests. */
 static int should_fail(void)
 {
-	alloc_count++;
-	if (fail_at != 0 && alloc_count == fail_at) {
+	unsigned long n = __atomic_add_fetch(&alloc_count, 1, __ATOMIC_RELAXED);
+	if (fail_at != 0 && n == fail_at) {
 		fail_at = 0;
 		return 1;
 	}
@@ -24,12 +27,12 @@ static int should_fail(void)
 
 void bc_alloc_fail_at(unsigned long n)
 {
-	fail_at = n ? alloc_count + n : 0;
+	fail_at = n ? __atomic_load_n(&alloc_count, __ATOMIC_RELAXED) + n : 0;
 }
 
 unsigned long bc_alloc_count(void)
 {
-	return alloc_count;
+	return __atomic_load_n(&alloc_count, __ATOMIC_RELAXED);
 }
 
 void *bc_malloc(size_t n)
