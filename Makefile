@@ -22,6 +22,7 @@ LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/backchannel
 
 CC         ?= cc
 WERROR     ?=
@@ -79,7 +80,7 @@ NOISEVEC   := $(BUILD)/tests/noise-vectors
 LOADGEN    := $(BUILD)/relay-load
 PROGS      := $(RELAYD) $(CLI) $(if $(wildcard bench/relay-load.c),$(LOADGEN))
 
-.PHONY: all deps check test-bin demo bench fuzz fuzz-build install uninstall \
+.PHONY: FORCE all deps check test-bin demo bench fuzz fuzz-build install uninstall \
         clean valgrind noise-vectors format help
 
 all: $(PROGS) $(NOISEVEC)
@@ -90,7 +91,14 @@ help:
 deps:
 	@scripts/install-deps --check-or-install
 
-$(BUILD)/%.o: %.c | deps
+# Objects depend on the flags they were built with: WERROR=1 or another
+# CFLAGS on an existing build dir rebuilds everything.
+FLAGS_STAMP := $(BUILD)/.flags
+$(FLAGS_STAMP): FORCE | deps
+	@mkdir -p $(@D)
+	@echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS)' >$@
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP) | deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -175,16 +183,21 @@ install: $(RELAYD) $(CLI) $(LIBA)
 	for m in docs/man/*.8; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man8/ || true; done
 	sed 's|@SBINDIR@|$(SBINDIR)|g' relay/backchanneld.service.in > $(DESTDIR)$(UNITDIR)/backchanneld.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/backchanneld.service
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 0644 relay/backchanneld.conf.example docs/DEPLOY.md LICENSE $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/backchannel $(DESTDIR)$(SBINDIR)/backchanneld \
 	  $(DESTDIR)$(LIBDIR)/libbackchannel.a $(DESTDIR)$(UNITDIR)/backchanneld.service
-	rm -rf $(DESTDIR)$(INCLUDEDIR)/backchannel
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/backchannel $(DESTDIR)$(DOCDIR)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf build build-san build-fuzz
+
+# Keep objects that pattern rules chain through (test_*.o, build-fuzz/*.o).
+.SECONDARY:
 
 -include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -34,10 +34,16 @@ static int wr_fail(bc_wr *w, int err)
 	return w->err;
 }
 
+/* Where a zero-byte reservation points when nothing is allocated yet: a
+ * success is never reported as NULL. Nothing is ever written through it. */
+static uint8_t empty_anchor;
+
 uint8_t *bc_wr_reserve(bc_wr *w, size_t n)
 {
 	if (w->err != BC_OK)
 		return NULL;
+	if (n == 0)
+		return w->buf ? w->buf + w->len : &empty_anchor;
 	if (n > w->max - w->len) {
 		wr_fail(w, BC_ERR_TOOBIG);
 		return NULL;
@@ -146,7 +152,7 @@ int bc_wr_finish(bc_wr *w, uint8_t **out, size_t *outlen)
 		*outlen = 0;
 		return err;
 	}
-	if (w->buf == NULL) { /* empty output: still hand out a buffer */
+	if (w->buf == NULL && !w->fixed) { /* empty: still hand out a buffer */
 		w->buf = bc_malloc(1);
 		if (w->buf == NULL) {
 			*out = NULL;

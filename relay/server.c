@@ -1099,9 +1099,12 @@ static void conn_close(struct conn *c, const char *reason)
 	if (c->closing)
 		return;
 	c->closing = true;
+	/* An orderly goodbye is routine; anything else is worth a line. */
 	if (reason != NULL)
-		bc_log(BC_LOG_INFO, "conn-close", "conn=%u peer=%s reason=\"%s\"",
-		       c->id, c->addr, reason);
+		bc_log(strcmp(reason, "peer closed") == 0 ? BC_LOG_DEBUG
+							  : BC_LOG_INFO,
+		       "conn-close", "conn=%u peer=%s reason=\"%s\"", c->id,
+		       c->addr, reason);
 	while (c->subs != NULL)
 		sub_unlink(s, c->subs);
 	if (c->hs != NULL) {
