@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -158,6 +160,30 @@ static int load_key(const bc_relay_config *cfg, uint8_t priv[32])
 	return 1;
 }
 
+/* One relay per data directory: two would interleave commits and hand out
+ * the same sequence numbers' meaning twice. The lock lives as long as the
+ * process (the descriptor is never closed). */
+static int lock_data_dir(const bc_relay_config *cfg)
+{
+	char path[1200];
+	int fd;
+	snprintf(path, sizeof(path), "%s/relay.lock", cfg->data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "backchanneld: cannot open %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		fprintf(stderr,
+			"backchanneld: another relay is already running on %s\n",
+			cfg->data_dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int write_port_file(const char *path, uint16_t port)
 {
 	char tmp[4200];
@@ -282,6 +308,8 @@ int main(int argc, char **argv)
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (lock_data_dir(&cfg) < 0)
+		goto out_key;
 
 	rc = bc_storage_sqlite.open(&st, cfg.data_dir, &cfg.lim);
 	if (rc != BC_OK) {

@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 #include "internal.h"
@@ -324,6 +325,25 @@ static void ping_and_hello(void **state)
 	bc_client_free(a);
 }
 
+static void one_relay_per_data_dir(void **state)
+{
+	char cmd[1024];
+	int st;
+	(void)state;
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 5 %s --data-dir=%s --listen=127.0.0.1:0 "
+		 "2>%s/second.err",
+		 harness_prog("backchanneld"), R.dir, R.dir);
+	st = system(cmd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	{
+		struct relay probe = R;
+		snprintf(probe.log, sizeof(probe.log), "%s/second.err", R.dir);
+		assert_int_equal(relay_log_count(&probe, "already running"), 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +356,7 @@ int main(void)
 		cmocka_unit_test(pinned_key_mismatch_refused),
 		cmocka_unit_test(multi_copy_post_is_atomic),
 		cmocka_unit_test(prekey_blobs),
+		cmocka_unit_test(one_relay_per_data_dir),
 	};
 	if (sodium_init() < 0)
 		return 1;
