@@ -200,6 +200,10 @@ int bc_rd_ref(bc_rd *r, size_t n, const uint8_t **out)
 		return r->err;
 	if (n > r->len - r->pos)
 		return rd_fail(r, BC_ERR_MALFORMED);
+	if (r->p == NULL) { /* empty input: n is 0; never NULL + 0 */
+		*out = &empty_anchor;
+		return BC_OK;
+	}
 	*out = r->p + r->pos;
 	r->pos += n;
 	return BC_OK;

@@ -74,7 +74,7 @@ struct conn {
 	uint8_t peer[32];
 	uint8_t state;
 	bool in_dirty, closing, reading, shut;
-	char addr[48];
+	char addr[INET6_ADDRSTRLEN + 8];
 };
 
 struct sub {
