@@ -1,6 +1,6 @@
 /*
  * encoding.c - hex and b32c text encodings (see encoding.h and the exact
- * b32c specification in docs/encoding-notes.md).
+ * b32c specification in docs/PROTOCOL.md §9).
  *
  * Hex is a thin, strict layer over libsodium's constant-time
  * sodium_bin2hex / sodium_hex2bin.

@@ -3,7 +3,7 @@
  * hexadecimal, and "b32c", a checksummed base32 for strings that people
  * copy, read aloud or retype (keys, relay addresses, invites).
  *
- * The exact b32c format is specified in docs/encoding-notes.md; in short:
+ * The exact b32c format is specified in docs/PROTOCOL.md §9; in short:
  *
  *     <prefix> ':' <base32(data || check)> grouped by '-' every 5 chars
  *     e.g.  bci:d1jpr-v3f5g-g7evv-jdhj1-hrmvv-ts0   ("hello, world")

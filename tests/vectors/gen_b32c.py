@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """gen_b32c.py - an independent implementation of Backchannel's "b32c"
-checksummed base32 (docs/encoding-notes.md), used to generate the
+checksummed base32 (docs/PROTOCOL.md §9), used to generate the
 known-answer vectors pasted into tests/unit/test_encoding.c.
 
 Standard library only. Written from the specification, not from
