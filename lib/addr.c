@@ -60,7 +60,7 @@ int bc_relay_addr_parse(const char *s, bc_relay_addr *out)
 	if (out->port == 0)
 		return BC_ERR_MALFORMED;
 	rc = bc_b32c_decode("bck", slash + 1, 32, &key, &klen);
-	if (rc == BC_ERR_INVALID)
+	if (rc == BC_ERR_INVALID || rc == BC_ERR_TOOBIG) /* other kind, size */
 		rc = BC_ERR_MALFORMED;
 	if (rc == BC_OK && klen != 32)
 		rc = BC_ERR_MALFORMED;

@@ -17,7 +17,10 @@ int bc_file_read_secret(const char *path, uint8_t *buf, size_t len)
 	size_t got = 0;
 	int fd, rc = BC_ERR_IO;
 	uint8_t extra;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO planted at path must not wait for a
+	 * writer (it is refused below as not a regular file); reads of a
+	 * regular file ignore the flag. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? BC_ERR_NOTFOUND
 		       : errno == ELOOP ? BC_ERR_FORBIDDEN

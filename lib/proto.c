@@ -53,7 +53,9 @@ int bc_proto_hello_decode(const uint8_t *in, size_t len, bc_server_hello *h)
 	bc_rd_u32(&r, &h->max_body);
 	if (bc_rd_end(&r) != BC_OK)
 		return BC_ERR_MALFORMED;
-	if (h->max_frame < BC_PROTO_MIN_MAX_FRAME ||
+	if (h->version != BC_PROTO_VERSION ||
+	    h->max_frame < BC_PROTO_MIN_MAX_FRAME ||
+	    h->max_body > h->max_frame - BC_PROTO_HDR_LEN ||
 	    h->max_frame > BC_PROTO_HARD_MAX_FRAME || h->max_copies == 0 ||
 	    h->max_copies > BC_PROTO_MAX_COPIES || h->max_body == 0)
 		return BC_ERR_MALFORMED;
@@ -90,12 +92,14 @@ int bc_proto_write_error(bc_wr *w, uint32_t req_id, int err, const char *text)
 		while (n > 0 && ((uint8_t)text[n] & 0xC0) == 0x80)
 			n--;
 	}
+	/* Invalid UTF-8: send no text (bc_wr_str would poison w). */
+	if (!bc_utf8_valid((const uint8_t *)text, n))
+		n = 0;
 	memcpy(buf, text, n);
 	buf[n] = '\0';
 	bc_proto_begin(w, BC_T_ERROR, req_id);
 	bc_wr_u16(w, (uint16_t)code);
-	if (bc_wr_str(w, buf) != BC_OK) /* invalid UTF-8: send no text */
-		return w->err;
+	bc_wr_str(w, buf);
 	return bc_proto_end(w, start);
 }
 
@@ -325,11 +329,11 @@ int bc_proto_decode(const uint8_t *buf, size_t len, bool from_relay,
 	bc_rd_init(&r, buf, len);
 	bc_rd_u32(&r, &flen);
 	bc_rd_u8(&r, &f->type);
-	if ((rc = bc_rd_u32(&r, &f->req_id)) != BC_OK)
-		return BC_ERR_MALFORMED;
-	if ((size_t)flen != len - 4)
-		return BC_ERR_MALFORMED;
-	rc = from_relay ? decode_from_relay(&r, f) : decode_request(&r, f);
+	if (bc_rd_u32(&r, &f->req_id) != BC_OK || (size_t)flen != len - 4)
+		rc = BC_ERR_MALFORMED;
+	else
+		rc = from_relay ? decode_from_relay(&r, f)
+				: decode_request(&r, f);
 	if (rc == BC_OK)
 		rc = bc_rd_end(&r);
 	if (rc == BC_OK && f->type != BC_T_ERROR &&

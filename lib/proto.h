@@ -8,7 +8,7 @@
  * A frame is the plaintext unit of the relay protocol once the Noise
  * handshake is done:
  *
- *   u32 length L (of what follows, 5 <= L <= max_frame)
+ *   u32 length L (of what follows, 5 <= L and L + 4 <= max_frame)
  *   u8  type
  *   u32 request id  (chosen by the client; echoed by the relay's response;
  *                    0 in push frames)

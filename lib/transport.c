@@ -78,13 +78,15 @@ static int plain_reserve(bc_rx *rx, size_t n)
 static int open_record(bc_rx *rx, bc_noise_cs *cs, const uint8_t *ct,
 		       size_t ctlen)
 {
+	uint8_t none[1]; /* an empty record with no buffer: decrypt here */
 	int rc;
 	if (ctlen < BC_NOISE_TAGLEN)
 		return BC_ERR_PROTOCOL;
 	if ((rc = plain_reserve(rx, ctlen - BC_NOISE_TAGLEN)) != BC_OK)
 		return rc;
 	rc = bc_noise_cs_decrypt(cs, NULL, 0, ct, ctlen,
-				 rx->plain + rx->plain_len);
+				 rx->plain != NULL ? rx->plain + rx->plain_len
+						   : none);
 	if (rc != BC_OK)
 		return BC_ERR_AUTH;
 	rx->plain_len += (uint32_t)(ctlen - BC_NOISE_TAGLEN);

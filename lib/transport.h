@@ -42,6 +42,9 @@ void bc_rx_init(bc_rx *rx, uint32_t max_frame);
 void bc_rx_free(bc_rx *rx);
 
 /* Append received bytes and decrypt every complete record with cs.
+ * The caller drains the frames (bc_rx_next) after every feed; a single
+ * feed may bring at most 2 records beyond a maximal frame (the relay and
+ * the client feed at most 64 KiB at a time), else BC_ERR_TOOBIG.
  * Errors: BC_ERR_AUTH (a record failed authentication), BC_ERR_PROTOCOL
  * (record shorter than a tag), BC_ERR_TOOBIG (a frame header announces more
  * than max_frame), BC_ERR_NOMEM. After an error the connection is dead. */

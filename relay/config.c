@@ -38,7 +38,9 @@ static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long x;
-	if (*v == '\0' || *v == '-')
+	/* Digits only: strtoull would also take leading space and a sign,
+	 * and wraps a negative number ("-1") around to a huge one. */
+	if (*v < '0' || *v > '9')
 		return -1;
 	errno = 0;
 	x = strtoull(v, &end, 10);
@@ -124,6 +126,8 @@ int bc_config_set(bc_relay_config *c, const char *key, const char *value,
 				 (unsigned long long)k->max);
 			return BC_ERR_INVALID;
 		}
+		if (strcmp(key, "max_body") == 0)
+			c->max_body_set = true;
 		if (k->width == 2) {
 			uint16_t x = (uint16_t)v;
 			memcpy(p, &x, 2);
@@ -198,8 +202,11 @@ int bc_config_load(bc_relay_config *c, const char *path, char *err,
 	return rc;
 }
 
-int bc_config_check(const bc_relay_config *c, char *err, size_t errlen)
+int bc_config_check(bc_relay_config *c, char *err, size_t errlen)
 {
+	/* Unless given, max_body follows max_frame (docs/PROTOCOL.md §8). */
+	if (!c->max_body_set && (uint64_t)c->lim.max_body + 1024 > c->max_frame)
+		c->lim.max_body = c->max_frame - 1024;
 	if ((uint64_t)c->lim.max_body + 1024 > c->max_frame) {
 		snprintf(err, errlen,
 			 "max_body (%u) must be at least 1024 bytes below "

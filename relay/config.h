@@ -8,6 +8,7 @@
 #ifndef BC_RELAY_CONFIG_H
 #define BC_RELAY_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "storage.h"
@@ -25,6 +26,7 @@ typedef struct bc_relay_config {
 	uint32_t push_window;      /* unacknowledged pushes per subscription */
 	uint32_t max_subscriptions;/* per connection */
 	int log_level;
+	bool max_body_set;         /* max_body given explicitly */
 	bc_storage_limits lim;
 } bc_relay_config;
 
@@ -37,8 +39,9 @@ int bc_config_set(bc_relay_config *c, const char *key, const char *value,
  * "file:line: message" in err for a bad line. */
 int bc_config_load(bc_relay_config *c, const char *path, char *err,
 		   size_t errlen);
-/* Check cross-field consistency (e.g. max_body fits in a frame). */
-int bc_config_check(const bc_relay_config *c, char *err, size_t errlen);
+/* Check cross-field consistency (e.g. max_body fits in a frame); an
+ * unset max_body is lowered to fit a smaller max_frame. */
+int bc_config_check(bc_relay_config *c, char *err, size_t errlen);
 /* Split "host:port" / "[v6]:port". */
 int bc_config_split_hostport(const char *s, char *host, size_t hostlen,
 			     uint16_t *port);
