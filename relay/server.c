@@ -1239,11 +1239,11 @@ static void on_check(uv_check_t *h)
 		s->stats.commits++;
 		if (rc != BC_OK) {
 			s->stats.commit_failures++;
-			s->ops->rollback(s->st);
 			bc_log(BC_LOG_ERROR, "commit-failed",
-			       "err=%s action=\"answering unavailable; nothing "
-			       "acknowledged\"",
-			       bc_errname(rc));
+			       "err=%s cause=\"%s\" action=\"answering "
+			       "unavailable; nothing acknowledged\"",
+			       bc_errname(rc), s->ops->last_error(s->st));
+			s->ops->rollback(s->st);
 			for (c = s->dirty; c != NULL; c = c->dirty_next) {
 				if (c->closing || c->state != ST_OPEN)
 					continue;

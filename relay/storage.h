@@ -85,7 +85,10 @@ typedef struct bc_storage_ops {
 	const char *name;
 
 	/* Open (creating if needed) the store under directory dir (which
-	 * exists). Files are created mode 0600. */
+	 * exists and is not world-writable). Files are created mode 0600; a
+	 * symlinked store file is refused (BC_ERR_STORAGE). lim NULL means
+	 * the defaults. BC_ERR_VERSION if the store was written by a newer
+	 * version. */
 	int (*open)(bc_storage **out, const char *dir,
 		    const bc_storage_limits *lim);
 	/* Close; NULL is a no-op. Rolls back an open transaction. */
@@ -104,7 +107,9 @@ typedef struct bc_storage_ops {
 			     uint8_t owner[BC_OWNER_KEY_LEN]);
 
 	/* Register a capability hash (idempotent). BC_ERR_QUOTA beyond
-	 * max_caps_per_mailbox live capabilities. */
+	 * max_caps_per_mailbox live capabilities; BC_ERR_CAPABILITY if the
+	 * hash was revoked (it stays revoked); BC_ERR_NOTFOUND for an
+	 * unknown mailbox. */
 	int (*cap_add)(bc_storage *st, const uint8_t *mailbox,
 		       const uint8_t *cap_hash);
 	/* Revoke: the hash is kept as revoked, so it can never be re-added.
@@ -121,8 +126,10 @@ typedef struct bc_storage_ops {
 	 * BC_OK is returned (a retry). A post that is partly present (the
 	 * id reused with other mailboxes) stores the missing copies. Each
 	 * copy's seq is written to seqs[i] (the existing seq for a duplicate)
-	 * if seqs is not NULL. BC_ERR_QUOTA / BC_ERR_TOOBIG if a limit would
-	 * be exceeded; BC_ERR_NOTFOUND if a mailbox does not exist. */
+	 * if seqs is not NULL (unspecified on error). BC_ERR_QUOTA /
+	 * BC_ERR_TOOBIG if a limit would be exceeded; BC_ERR_NOTFOUND if a
+	 * mailbox does not exist; BC_ERR_INVALID if a new post names the same
+	 * mailbox twice. */
 	int (*post)(bc_storage *st, const uint8_t *msg_id,
 		    const bc_post_copy *copies, size_t n, uint64_t *seqs,
 		    bool *dup);
@@ -130,12 +137,16 @@ typedef struct bc_storage_ops {
 	/* Call cb for waiting messages of the mailbox with seq > after_seq,
 	 * in seq order, at most max_msgs of them and stopping before the
 	 * total body bytes would exceed max_bytes (but always at least one
-	 * message if any is waiting). */
+	 * message if any is waiting; none if max_msgs is 0). cb must not call
+	 * back into st (BC_ERR_STATE). BC_ERR_NOTFOUND for an unknown
+	 * mailbox. */
 	int (*fetch)(bc_storage *st, const uint8_t *mailbox,
 		     uint64_t after_seq, uint32_t max_msgs, size_t max_bytes,
 		     bc_fetch_cb cb, void *ctx);
 	/* Delete a message after its owner acknowledged it.
-	 * BC_ERR_NOTFOUND if it is not there (already acknowledged). */
+	 * BC_ERR_NOTFOUND if it is not there (already acknowledged - also
+	 * after a commit() that failed, then a crash: a failed commit may
+	 * still turn out to have happened, never the reverse). */
 	int (*ack)(bc_storage *st, const uint8_t *mailbox,
 		   const uint8_t *msg_id);
 
@@ -158,6 +169,11 @@ typedef struct bc_storage_ops {
 	/* Counters of a mailbox (BC_ERR_NOTFOUND if absent). */
 	int (*mailbox_info)(bc_storage *st, const uint8_t *mailbox,
 			    bc_mailbox_info *info);
+
+	/* A static description of the last database failure, for the log
+	 * line that goes with BC_ERR_STORAGE ("disk I/O error", "database
+	 * or disk is full", ...). Never NULL. Read it before rolling back. */
+	const char *(*last_error)(bc_storage *st);
 } bc_storage_ops;
 
 extern const bc_storage_ops bc_storage_sqlite;
