@@ -5,7 +5,7 @@
  * a transaction's COMMIT returns only after its WAL frames have been
  * fsync'd, so whatever commit() (or a write outside begin()) reported as
  * done survives kill -9 and power loss. The schema, the durability argument
- * and the error mapping are written out in docs/storage-notes.md.
+ * and the error mapping are written out in docs/ARCHITECTURE.md ("Relay storage").
  *
  * Invariants:
  *  - The handle caches nothing from the database. Every counter a decision
@@ -243,7 +243,7 @@ static const uint8_t empty_blob[1];
 
 /* ---- error mapping and statement helpers -------------------------------- */
 
-/* SQLite result code -> bc_err (docs/storage-notes.md, "Errors"). */
+/* SQLite result code -> bc_err (docs/ARCHITECTURE.md ("Relay storage"), "Errors"). */
 static int map_rc(int rc)
 {
 	switch (rc & 0xff) {
@@ -1562,7 +1562,7 @@ out:
 /* ---- the vtable ---------------------------------------------------------- */
 
 /* The contract of every op is in storage.h; where it leaves room, the
- * choices made here are listed in docs/storage-notes.md ("Semantics"). */
+ * choices made here are listed in docs/ARCHITECTURE.md ("Relay storage") ("Semantics"). */
 /* SQLite's text for the most recent failure on this handle; read it
  * before any further call (a rollback resets it). */
 static const char *sq_last_error(bc_storage *st)
