@@ -7,7 +7,7 @@
  * bodies bc_e2e_seal returns and feeds received bodies to bc_e2e_open
  * (docs/PROTOCOL.md §11 describes the whole flow).
  *
- * Crash rule (docs/store-notes.md §6): every call that changes state does
+ * Crash rule (docs/ARCHITECTURE.md ("Client store") §6): every call that changes state does
  * so in one store transaction and returns only after it committed.
  *   - bc_e2e_seal commits the advanced ratchets, the transcript and the
  *     sealed bodies (an outbox record) BEFORE it hands out the bodies, so

@@ -4,7 +4,7 @@
  *
  * Purpose: everything a client needs to hold an identity, show it to a
  * person, and accept someone else's. The formats are in identity.h and
- * docs/x3dh-notes.md §2; every byte layout is written and read with the
+ * docs/PROTOCOL.md §12.2; every byte layout is written and read with the
  * codec (codec.h), every hash is libsodium's (through hmac.h where it offers
  * the function).
  *

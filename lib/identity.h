@@ -3,7 +3,7 @@
  * DH key certified by it; fingerprints and safety numbers; export and
  * import of public identities.
  *
- * docs/x3dh-notes.md §2 specifies every byte; in short (labels are ASCII
+ * docs/PROTOCOL.md §12.2 specifies every byte; in short (labels are ASCII
  * without terminator, integers big-endian, layouts in the codec of codec.h):
  *
  *   cert_sig     Ed25519(sign_sk, "backchannel v1 identity cert" || dh_pub)

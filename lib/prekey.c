@@ -6,7 +6,7 @@
  * the owner side makes, rotates, looks up, deletes and serialises the
  * private keys, and keeps the replay cache that x3dh.c consults for
  * initial messages without a one-time prekey. Formats: prekey.h and
- * docs/x3dh-notes.md §3, every layout through the codec.
+ * docs/PROTOCOL.md §12.3, every layout through the codec.
  *
  * Invariants of a bc_prekey_supply:
  *   - owner is a verified public identity; cur (and prev when has_prev)
@@ -76,7 +76,7 @@ struct bc_prekey_supply {
 	struct rentry replay[BC_PREKEY_REPLAY_MAX];
 };
 
-/* Serialised sizes (docs/x3dh-notes.md §3.5). */
+/* Serialised sizes (docs/PROTOCOL.md §12.3.5). */
 #define SER_SPK_LEN (4 + 8 + BC_PREKEY_KEY_LEN + BC_PREKEY_SIG_LEN)
 #define SER_OPK_LEN (4 + BC_PREKEY_KEY_LEN)
 #define SER_REPLAY_LEN (4 + BC_PREKEY_REPLAY_TAG_LEN)

@@ -2,7 +2,7 @@
  * prekey.h - signed prekeys, one-time prekeys, the blobs the relay serves
  * for them, and the owner's supply of their private keys.
  *
- * docs/x3dh-notes.md §3 specifies every byte; in short (codec layouts,
+ * docs/PROTOCOL.md §12.3 specifies every byte; in short (codec layouts,
  * integers big-endian, labels ASCII without terminator):
  *
  *   spk_sig   Ed25519(sign_sk, "backchannel v1 signed prekey" || u32 spk_id
@@ -45,7 +45,7 @@
 #define BC_PREKEY_BUNDLE_LEN (1 + BC_IDENTITY_PUBLIC_LEN + 4 + 32 + 8 + 64)
 #define BC_PREKEY_ONETIME_LEN (1 + 4 + 32)
 
-/* Policy (docs/x3dh-notes.md §3.4). One previous signed prekey is kept, so
+/* Policy (docs/PROTOCOL.md §12.3.4). One previous signed prekey is kept, so
  * the grace period must not exceed the rotation interval: the next regular
  * rotation would cut it short. */
 #define BC_PREKEY_ROTATE_INTERVAL ((uint64_t)7 * 24 * 3600)  /* new SPK after */
@@ -118,7 +118,7 @@ int bc_prekey_onetime_encode(const bc_prekey_onetime *o,
 
 /* Parse the one-time blob in[0..len): BC_ERR_MALFORMED (length, or id 0),
  * BC_ERR_VERSION, BC_ERR_AUTH (opk_pub fails bc_x25519_check_public).
- * Nothing else can be checked: the blob is unsigned (docs/x3dh-notes.md
+ * Nothing else can be checked: the blob is unsigned (docs/PROTOCOL.md §12
  * §3.2 says what a relay substituting it can and cannot do). */
 int bc_prekey_onetime_parse(bc_prekey_onetime *out, const uint8_t *in,
 			    size_t len) BC_MUST_CHECK;
@@ -228,7 +228,7 @@ size_t bc_prekey_supply_replay_count(const bc_prekey_supply *s);
 
 /* ---- serialisation (for the client store; holds secrets) ------------------ */
 
-/* Encode the whole supply (docs/x3dh-notes.md §3.5) into a new buffer;
+/* Encode the whole supply (docs/PROTOCOL.md §12.3.5) into a new buffer;
  * the caller stores it encrypted and frees it with
  * bc_free_secret(*out, *outlen). BC_ERR_INVALID, BC_ERR_NOMEM. */
 int bc_prekey_supply_serialize(const bc_prekey_supply *s, uint8_t **out,

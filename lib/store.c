@@ -1,6 +1,6 @@
 /*
  * store.c - the client store: one encrypted SQLite file per profile
- * (see store.h; the format is specified in docs/store-notes.md).
+ * (see store.h; the format is specified in docs/ARCHITECTURE.md ("Client store")).
  *
  * Key hierarchy. A random data key DK encrypts everything. Two subkeys
  * are derived from it with HKDF-SHA-256 (salt = store id): the index key,
@@ -179,7 +179,7 @@ const char *bc_store_last_error(void)
 
 /* ---- SQLite helpers ------------------------------------------------------ */
 
-/* SQLite result code -> bc_err (docs/store-notes.md, "Errors"). */
+/* SQLite result code -> bc_err (docs/ARCHITECTURE.md ("Client store"), "Errors"). */
 static int map_rc(int rc)
 {
 	switch (rc & 0xff) {

@@ -5,7 +5,7 @@
  * prekeys, sessions, transcripts, message plaintexts) as records of a
  * generic key-value table, (kind, lookup key) -> value, every value
  * encrypted at rest. The file layout, the key hierarchy and the record
- * format are written out in docs/store-notes.md; in short:
+ * format are written out in docs/ARCHITECTURE.md ("Client store"); in short:
  *
  *   - a random 32-byte data key (DK) encrypts everything. It is stored
  *     wrapped under a key derived with Argon2id from a passphrase, or - in

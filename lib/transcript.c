@@ -1,6 +1,6 @@
 /*
  * transcript.c - hash chains per (sender, audience), checkpoints and
- * integrity events (see transcript.h; docs/transcript-notes.md is the
+ * integrity events (see transcript.h; docs/PROTOCOL.md §15 is the
  * specification of every byte and every rule implemented here).
  *
  * Data structures.

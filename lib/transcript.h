@@ -6,7 +6,7 @@
  * This module is pure logic: no I/O, no keys, no clock. It sits on top of
  * the envelope layer, which encrypts one copy of each message per reader
  * and hands this module the message's authenticated metadata ("meta").
- * docs/transcript-notes.md is the specification of every byte and every
+ * docs/PROTOCOL.md §15 is the specification of every byte and every
  * rule; in short:
  *
  *   audience_id  = BLAKE2b-256("backchannel v1 audience" || u16 n || ids)
@@ -347,7 +347,7 @@ int bc_transcript_next(bc_transcript *t, const bc_tx_audience *audience,
  * On BC_OK *reports points to *nreports >= 1 reports, owned by t and valid
  * until the next call on t that takes reports; the message itself is
  * delivered iff a report naming its msg_id has a delivering kind
- * (bc_tx_delivers). The possible outcomes (docs/transcript-notes.md §5):
+ * (bc_tx_delivers). The possible outcomes (docs/PROTOCOL.md §15.5):
  *   OK | REORDER, then RELEASED for each held successor now in order (and a
  *            FORK if one of them does not link);
  *   GAP      held until its predecessors arrive;
@@ -414,7 +414,7 @@ size_t bc_transcript_held_count(const bc_transcript *t);
 const uint8_t *bc_transcript_self(const bc_transcript *t);
 
 /*
- * Encode the whole state (docs/transcript-notes.md §8) into a new buffer
+ * Encode the whole state (docs/PROTOCOL.md §15.8) into a new buffer
  * of at most BC_TX_STATE_MAX bytes (free with bc_free). Canonical: chains
  * sorted by (sender, audience_id), so equal states give equal bytes.
  * Reports are not part of the state. BC_ERR_INVALID, BC_ERR_NOMEM (*out

@@ -2,7 +2,7 @@
  * x3dh.c - session setup between two identities (X3DH-style), producing
  * the inputs of the Double Ratchet with header encryption.
  *
- * Purpose and formats: x3dh.h and docs/x3dh-notes.md §4. This file holds
+ * Purpose and formats: x3dh.h and docs/PROTOCOL.md §12.4. This file holds
  * the initiator (one call), the responder (respond + commit), the strict
  * header codec, and the KDFs exposed for the known-answer tests.
  *

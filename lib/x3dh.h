@@ -4,7 +4,7 @@
  * versioned labels, feeding the Double Ratchet with header encryption
  * (ratchet.h).
  *
- * docs/x3dh-notes.md §4 specifies every byte. Initiator A, responder B;
+ * docs/PROTOCOL.md §12.4 specifies every byte. Initiator A, responder B;
  * IK = the identity DH keys, SPK/OPK = B's signed / one-time prekey, EK =
  * A's fresh ephemeral key; labels ASCII without terminator:
  *
@@ -26,7 +26,7 @@
  *
  * The identity of A travels encrypted to B's signed prekey, so the relay
  * that stores the header does not learn who opens a session with whom
- * (docs/x3dh-notes.md §4.3 explains this departure from sending it in
+ * (docs/PROTOCOL.md §12.4.3 explains this departure from sending it in
  * clear). The key is used once: EK_A is fresh for every header.
  *
  * Ratchet: the initiator calls bc_ratchet_init_initiator(sk, spk_pub, hka,

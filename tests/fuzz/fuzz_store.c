@@ -18,7 +18,7 @@
  *              past the MAC; everything else must be refused cleanly.
  *   1 sealed   a record PLAINTEXT. The harness seals it itself with
  *              libsodium, building the associated data from the format in
- *              docs/store-notes.md (not with store.c's code), so the MAC
+ *              docs/ARCHITECTURE.md ("Client store") (not with store.c's code), so the MAC
  *              passes and the fuzzer drives the plaintext parser. The
  *              decoder's verdict is compared with an independent parser
  *              of the same layout (u8 1, u32 klen, key, u32 vlen, value,
@@ -82,7 +82,7 @@ static void init(void)
 	ready = true;
 }
 
-/* AD of a record, from docs/store-notes.md. */
+/* AD of a record, from docs/ARCHITECTURE.md ("Client store"). */
 static size_t rec_ad(uint8_t *ad, const char *kind)
 {
 	static const char label[] = "backchannel store v1 record";

@@ -4,7 +4,7 @@
  *
  * Sources of the expected values: tests/vectors/x3dh_vectors.h, generated
  * by tests/vectors/gen_x3dh.py (an independent Python implementation of
- * docs/x3dh-notes.md; Ed25519 and X25519 from PyNaCl). Every byte of every
+ * docs/PROTOCOL.md §12; Ed25519 and X25519 from PyNaCl). Every byte of every
  * derived value is compared. The negative tests are "this forgery must
  * fail" cases: a flipped bit anywhere, a certificate moved to another key,
  * small-order and non-canonical DH keys under a valid certificate.

@@ -11,7 +11,7 @@
  * content hash of one reader's copy (an equivocation).
  *
  * The known-answer values of test_kat come from the independent Python
- * implementation in docs/transcript-notes.md, appendix A (hashlib only).
+ * implementation in docs/PROTOCOL.md §15, appendix A (hashlib only).
  */
 #include <stdarg.h>
 #include <stddef.h>

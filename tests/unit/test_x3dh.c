@@ -5,7 +5,7 @@
  *
  * Sources of the expected values: tests/vectors/x3dh_vectors.h, generated
  * by tests/vectors/gen_x3dh.py (an independent Python implementation of
- * docs/x3dh-notes.md). Fixed private keys enter the C code through the
+ * docs/PROTOCOL.md §12). Fixed private keys enter the C code through the
  * test-only hooks bc_prekey_supply_new_test (prekey private keys) and
  * bc_x3dh_initiate_with_ephemeral (EK_A). Every byte of the bundle, the
  * one-time blobs, the DH outputs, the identity-sealing key, the initial
@@ -951,7 +951,7 @@ static void test_replay_quota(void **state)
 	bc_identity_wipe(&b);
 }
 
-/* Offsets in a serialised supply (docs/x3dh-notes.md §3.5). */
+/* Offsets in a serialised supply (docs/PROTOCOL.md §12.3.5). */
 #define SER_CUR 130
 #define SER_HAS_PREV (SER_CUR + 108)
 #define SER_PREV (SER_HAS_PREV + 1)
@@ -1045,7 +1045,7 @@ static void test_supply_serialize(void **state)
 
 /* The serialised supply, byte for byte as the second implementation
  * writes it: as made, and after a committed no-OPK session and a rotation
- * (docs/x3dh-notes.md §3.5). */
+ * (docs/PROTOCOL.md §12.3.5). */
 static void test_supply_vectors(void **state)
 {
 	bc_identity b;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """gen_x3dh.py - known-answer vectors for identities, prekeys and session
 setup (lib/identity.c, lib/prekey.c, lib/x3dh.c), from a second,
-independent implementation written from docs/x3dh-notes.md.
+independent implementation written from docs/PROTOCOL.md §12.
 
 What is independent: every byte layout (struct.pack, not the codec),
 every label, HKDF (RFC 5869 over the standard library's hmac + hashlib),
@@ -26,7 +26,7 @@ import sys
 
 from nacl import bindings as nb
 
-# ---- labels (docs/x3dh-notes.md §1) ----------------------------------------
+# ---- labels (docs/PROTOCOL.md §12.1) ----------------------------------------
 CERT_LABEL = b"backchannel v1 identity cert"
 FP_LABEL = b"backchannel v1 fingerprint"
 SAFETY_LABEL = b"backchannel v1 safety number"
@@ -140,7 +140,7 @@ def onetime_blob(opk_id, opk_pub):
 
 
 def supply(owner, cur, prev, last_opk_id, opks, replay):
-    """The owner's serialised supply (docs/x3dh-notes.md §3.5). cur: (id,
+    """The owner's serialised supply (docs/PROTOCOL.md §12.3.5). cur: (id,
     created, priv, sig); prev: (id, created, retired, priv, sig) or None;
     opks: [(id, priv)]; replay: [(spk_id, tag)] (sorted here)."""
     out = bytes([VERSION]) + owner.public()
