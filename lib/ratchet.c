@@ -1,6 +1,6 @@
 /*
  * ratchet.c - the Double Ratchet with header encryption (see ratchet.h and
- * docs/ratchet-notes.md, which is the specification of every byte here).
+ * docs/PROTOCOL.md §13, which is the specification of every byte here).
  *
  * The code follows the pseudo-code of Signal's specification, §4 (the
  * header-encryption variant of §3): RatchetInitAliceHE / RatchetInitBobHE,
@@ -98,7 +98,7 @@ struct header {
 	uint32_t pn, n;
 };
 
-/* Serialised sizes (docs/ratchet-notes.md §6). */
+/* Serialised sizes (docs/PROTOCOL.md §13.6). */
 #define STATE_FIXED (1 + 1 + 9 * KEY + 3 * 4 + 2)
 #define STATE_ENTRY (KEY + 4 + KEY + 8)
 

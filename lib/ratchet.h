@@ -3,7 +3,7 @@
  *
  * Signal's "The Double Ratchet Algorithm" (revision 1, 2016-11-20), §3 and
  * its header-encryption variant §4, with the algorithms of §5.2 and
- * Backchannel's own versioned labels. docs/ratchet-notes.md specifies every
+ * Backchannel's own versioned labels. docs/PROTOCOL.md §13 specifies every
  * byte (KDF inputs, header, wire message, stored state) so that a second
  * implementation can interoperate; tests/vectors/gen_ratchet.py is one.
  *
@@ -139,7 +139,7 @@ size_t bc_ratchet_expire(bc_ratchet *r, uint64_t now, uint64_t max_age);
 /* Number of skipped message keys currently held (0 for NULL). */
 size_t bc_ratchet_skipped_count(const bc_ratchet *r);
 
-/* Encode the whole state (docs/ratchet-notes.md §6) into a new buffer. It
+/* Encode the whole state (docs/PROTOCOL.md §13.6) into a new buffer. It
  * holds every secret of the session: the caller stores it encrypted and
  * frees it with bc_free_secret(*out, *outlen). BC_ERR_STATE if r is not
  * initialised, BC_ERR_INVALID, BC_ERR_NOMEM. */
