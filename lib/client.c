@@ -44,6 +44,7 @@ struct bc_client {
 	bc_client_opts o;
 	int fd;
 	bool up;
+	bool broken; /* the connection failed; the owner thread drops it */
 	bc_noise_cs tx, rx_cs;
 	bc_rx rx;
 	bc_server_hello hello;
@@ -112,12 +113,23 @@ int bc_client_new(bc_client **out, const bc_relay_addr *relay,
 	return BC_OK;
 }
 
+/* Mark the connection failed without freeing anything, so that a sender
+ * thread and a receiver thread can each notice a failure safely (client.h);
+ * the single-threaded request paths then drop() it. */
+static void breakconn(bc_client *c)
+{
+	if (c->fd >= 0 && !c->broken)
+		(void)shutdown(c->fd, SHUT_RDWR);
+	c->broken = true;
+}
+
 static void drop(bc_client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	c->up = false;
+	c->broken = false;
 	bc_noise_cs_wipe(&c->tx);
 	bc_noise_cs_wipe(&c->rx_cs);
 	bc_rx_free(&c->rx);
@@ -151,7 +163,7 @@ void bc_client_free(bc_client *c)
 
 bool bc_client_connected(const bc_client *c)
 {
-	return c->up;
+	return c->up && !c->broken;
 }
 
 const bc_server_hello *bc_client_hello(const bc_client *c)
@@ -437,8 +449,8 @@ int bc_client_send_frames(bc_client *c, const uint8_t *plain, size_t len)
 	uint8_t *buf;
 	size_t n;
 	int rc;
-	if (!c->up)
-		return BC_ERR_STATE;
+	if (!c->up || c->broken)
+		return c->up ? BC_ERR_CLOSED : BC_ERR_STATE;
 	bc_wr_init(&w, BC_CODEC_MAX);
 	rc = bc_tx_seal(&c->tx, plain, len, &w);
 	if (rc != BC_OK) {
@@ -450,7 +462,7 @@ int bc_client_send_frames(bc_client *c, const uint8_t *plain, size_t len)
 	rc = write_all(c, buf, n, mono_ms() + (uint64_t)c->o.io_timeout_ms);
 	bc_free(buf);
 	if (rc != BC_OK)
-		drop(c);
+		breakconn(c);
 	return rc;
 }
 
@@ -461,7 +473,7 @@ int bc_client_recv_frame(bc_client *c, int timeout_ms, bc_frame *f)
 		const uint8_t *fr;
 		size_t len, got;
 		int rc;
-		if (!c->up)
+		if (!c->up || c->broken)
 			return BC_ERR_CLOSED;
 		rc = bc_rx_next(&c->rx, &fr, &len);
 		if (rc == 1) {
@@ -469,13 +481,13 @@ int bc_client_recv_frame(bc_client *c, int timeout_ms, bc_frame *f)
 			if (rc != BC_OK) {
 				set_err(c, rc, "malformed frame from the "
 					       "relay");
-				drop(c);
+				breakconn(c);
 			}
 			return rc;
 		}
 		if (rc < 0) {
 			set_err(c, rc, "bad frame header from the relay");
-			drop(c);
+			breakconn(c);
 			return rc;
 		}
 		bc_rx_compact(&c->rx);
@@ -488,7 +500,7 @@ int bc_client_recv_frame(bc_client *c, int timeout_ms, bc_frame *f)
 			if (rc == BC_ERR_AUTH)
 				set_err(c, rc, "a record from the relay failed "
 					       "authentication");
-			drop(c);
+			breakconn(c);
 			return rc;
 		}
 	}
@@ -561,8 +573,10 @@ static int call_once(bc_client *c, uint8_t type, build_fn build,
 			       bc_strerror(rc));
 	rc = bc_client_send_frames(c, buf, n);
 	bc_free_secret(buf, n);
-	if (rc != BC_OK)
+	if (rc != BC_OK) {
+		drop(c);
 		return rc;
+	}
 	for (;;) {
 		bc_frame f;
 		uint64_t now = mono_ms();
@@ -575,8 +589,10 @@ static int call_once(bc_client *c, uint8_t type, build_fn build,
 		rc = bc_client_recv_frame(c, (int)(deadline - now), &f);
 		if (rc == BC_ERR_TIMEOUT)
 			continue;
-		if (rc != BC_OK)
+		if (rc != BC_OK) {
+			drop(c);
 			return rc;
+		}
 		if (f.type == BC_T_PUSH) {
 			if ((rc = queue_push(c, &f)) != BC_OK)
 				return rc;
@@ -644,7 +660,7 @@ static int build_mailbox(bc_wr *w, uint32_t id, void *arg)
 static int ensure_up(bc_client *c)
 {
 	int rc;
-	if (c->up)
+	if (c->up && !c->broken)
 		return BC_OK;
 	if ((rc = bc_client_connect(c)) != BC_OK)
 		return rc;
@@ -919,7 +935,7 @@ int bc_client_poll_push(bc_client *c, int timeout_ms, bc_client_msg_cb cb,
 		uint64_t now = mono_ms();
 		if (now >= deadline)
 			break;
-		if (!c->up) {
+		if (!c->up || c->broken) {
 			rc = ensure_up(c);
 			if (rc != BC_OK) {
 				if (!retryable(rc))
@@ -961,8 +977,10 @@ int bc_client_poll_push(bc_client *c, int timeout_ms, bc_client_msg_cb cb,
 		}
 		if (rc == BC_ERR_TIMEOUT)
 			continue;
-		if (rc != BC_OK)
-			continue; /* dropped: reconnect at the loop top */
+		if (rc != BC_OK) {
+			drop(c); /* reconnect at the loop top */
+			continue;
+		}
 		if (f.type == BC_T_PUSH) {
 			bc_msg_item m = {f.seq, f.msg_id, f.data, f.data_len};
 			if ((rc = cb(ctx, f.mailbox, &m)) != BC_OK)

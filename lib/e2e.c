@@ -32,7 +32,9 @@
 #define PEER_VERSION 1
 #define CT_APP 1
 #define CT_CHECKPOINT 2
-#define MAX_PEERS 64
+/* Sessions tried per incoming body (trial decryption). Talks have 2-10
+ * members, but one profile may sit in many talks. */
+#define MAX_PEERS 1024
 
 struct sess {
 	bc_ratchet *r;
@@ -435,7 +437,9 @@ void bc_e2e_bodies_free(uint8_t **bodies, size_t *lens, size_t n)
 
 /* The ratchet's associated data for a body: the session's AD (both
  * identities), followed by the setup header when the body carries one, so
- * that the header cannot be altered or dropped in transit. */
+ * that the header cannot be altered or dropped in transit. Callers pass
+ * only whole X3DH headers (bc_e2e_open checks received ones), so the
+ * fallback below is never taken. */
 static size_t body_ad(const uint8_t sad[BC_X3DH_AD_LEN], const uint8_t *setup,
 		      size_t slen, uint8_t out[BC_X3DH_AD_LEN + BC_X3DH_HEADER_MAX])
 {
@@ -741,7 +745,7 @@ static int add_reports(bc_e2e_result *res, const bc_tx_report *r, size_t n)
 
 struct collect {
 	uint8_t (*fps)[BC_E2E_ID_LEN];
-	size_t n;
+	size_t n, cap;
 };
 
 static int collect_peer(void *ctx, const uint8_t *key, size_t klen,
@@ -752,8 +756,17 @@ static int collect_peer(void *ctx, const uint8_t *key, size_t klen,
 	(void)vlen;
 	if (klen != BC_E2E_ID_LEN)
 		return BC_ERR_MALFORMED;
-	if (c->n == MAX_PEERS)
-		return BC_ERR_QUOTA;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 16;
+		uint8_t(*nf)[BC_E2E_ID_LEN];
+		if (c->cap >= MAX_PEERS)
+			return BC_ERR_QUOTA;
+		nf = bc_realloc(c->fps, nc * BC_E2E_ID_LEN);
+		if (nf == NULL)
+			return BC_ERR_NOMEM;
+		c->fps = nf;
+		c->cap = nc;
+	}
 	memcpy(c->fps[c->n++], key, BC_E2E_ID_LEN);
 	return BC_OK;
 }
@@ -762,17 +775,34 @@ static int collect_peer(void *ctx, const uint8_t *key, size_t klen,
  * is 0 (current) or 1 (previous), *pt the inner plaintext. BC_ERR_AUTH if
  * no session opens it; any other error comes from the session whose
  * header key matched (a replay, too many skipped keys). */
+static int trial_sessions(bc_e2e *e, uint8_t (*fps)[BC_E2E_ID_LEN], size_t n,
+			  const uint8_t *setup, size_t slen,
+			  const uint8_t *rmsg, size_t rlen, uint64_t now,
+			  struct peer *p, int *which, uint8_t **pt,
+			  size_t *ptlen);
+
 static int trial_open(bc_e2e *e, const uint8_t *setup, size_t slen,
 		      const uint8_t *rmsg, size_t rlen, uint64_t now,
 		      struct peer *p, int *which, uint8_t **pt, size_t *ptlen)
 {
-	uint8_t ad[BC_X3DH_AD_LEN + BC_X3DH_HEADER_MAX];
-	uint8_t fps[MAX_PEERS][BC_E2E_ID_LEN];
-	struct collect c = {fps, 0};
+	struct collect c = {NULL, 0, 0};
 	int rc = bc_store_list(e->st, K_PEER, collect_peer, &c);
-	if (rc != BC_OK)
-		return rc;
-	for (size_t i = 0; i < c.n; i++) {
+	if (rc == BC_OK)
+		rc = trial_sessions(e, c.fps, c.n, setup, slen, rmsg, rlen, now,
+				    p, which, pt, ptlen);
+	bc_free(c.fps);
+	return rc;
+}
+
+static int trial_sessions(bc_e2e *e, uint8_t (*fps)[BC_E2E_ID_LEN], size_t n,
+			  const uint8_t *setup, size_t slen,
+			  const uint8_t *rmsg, size_t rlen, uint64_t now,
+			  struct peer *p, int *which, uint8_t **pt,
+			  size_t *ptlen)
+{
+	uint8_t ad[BC_X3DH_AD_LEN + BC_X3DH_HEADER_MAX];
+	int rc;
+	for (size_t i = 0; i < n; i++) {
 		if ((rc = peer_load(e, fps[i], p)) != BC_OK)
 			return rc;
 		for (int k = 0; k < 2; k++) {
@@ -1041,6 +1071,17 @@ int bc_e2e_open(bc_e2e *e, const uint8_t relay_id[BC_TX_MSGID_LEN],
 	if ((rc = bc_env_body_decode(body, len, &kind, &setup, &slen, &rmsg,
 				     &rlen)) != BC_OK)
 		return rc;
+	/* A setup field holds exactly one X3DH header, so AD(SETUP) is longer
+	 * than AD(MSG) and the kind is bound by the AD. Without this, a kind
+	 * MSG body re-wrapped with an empty or over-long setup field opens on
+	 * the existing session (docs/PROTOCOL.md §14.5). */
+	if (kind == BC_ENV_KIND_SETUP) {
+		size_t hl;
+		if ((rc = bc_x3dh_header_size(setup, slen, &hl)) != BC_OK)
+			return rc;
+		if (hl != slen)
+			return BC_ERR_MALFORMED;
+	}
 	if ((rc = bc_store_begin(e->st)) != BC_OK)
 		return rc;
 	in_tx = true;

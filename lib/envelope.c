@@ -116,12 +116,16 @@ int bc_env_body_decode(const uint8_t *in, size_t len, uint8_t *kind,
 	bc_rd_u8(&r, kind);
 	if (r.err != BC_OK)
 		return BC_ERR_MALFORMED;
-	if (ver != BC_ENV_VERSION)
+	if (ver != BC_ENV_VERSION) {
+		*kind = 0;
 		return BC_ERR_VERSION;
-	if (*kind == BC_ENV_KIND_SETUP)
+	}
+	if (*kind == BC_ENV_KIND_SETUP) {
 		bc_rd_bytes(&r, BC_ENV_MAX_SETUP, setup, slen);
-	else if (*kind != BC_ENV_KIND_MSG)
+	} else if (*kind != BC_ENV_KIND_MSG) {
+		*kind = 0;
 		return BC_ERR_MALFORMED;
+	}
 	bc_rd_bytes(&r, BC_ENV_MAX_BODY, rmsg, rlen);
 	if (bc_rd_end(&r) != BC_OK) {
 		*setup = *rmsg = NULL;

@@ -15,14 +15,14 @@
  *           transcript.h: message id, sender, audience, sequence number,
  *           previous hash, content hash; pad is all zero bytes)
  *
- * Padding: the inner plaintext is padded to the smallest bucket that holds
- * it: 256, 1024, 4096, 16384 or 65536 bytes, then a multiple of 65536. The
+ * Padding: the inner plaintext (13 bytes of version and length fields, the
+ * meta, the content) is padded to the smallest bucket that holds it: 256, 1024, 4096, 16384 or 65536 bytes, then a multiple of 65536. The
  * relay sees only the bucket. Readers require the padding to be zeros, so
  * every inner plaintext has one encoding.
  *
  * The body carries no sender and no session identifier: the reader finds
  * the session by trial decryption of the (encrypted) ratchet header, so the
- * relay cannot link copies to sessions. docs/PROTOCOL.md §11 is normative.
+ * relay cannot link copies to sessions. docs/PROTOCOL.md §14 is normative.
  */
 #ifndef BC_ENVELOPE_H
 #define BC_ENVELOPE_H

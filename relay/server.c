@@ -74,6 +74,7 @@ struct conn {
 	uint8_t peer[32];
 	uint8_t state;
 	bool in_dirty, closing, reading, shut;
+	bool refill_cut; /* a refill stopped at REFILL_BYTES / WRITE_HIGH */
 	char addr[INET6_ADDRSTRLEN + 8];
 };
 
@@ -257,8 +258,12 @@ static int push_cb(void *ctx, const bc_stored_msg *m)
 	struct push_ctx *p = ctx;
 	struct conn *c = p->sub->c;
 	size_t start = c->out.len;
-	if (p->room == 0 || c->out.len >= REFILL_BYTES)
-		return 1; /* stop: window full or enough for this pass */
+	if (p->room == 0)
+		return 1; /* stop: window full */
+	if (c->out.len >= REFILL_BYTES) {
+		c->refill_cut = true; /* resumed by on_write */
+		return 1; /* stop: enough for this pass */
+	}
 	bc_proto_begin(&c->out, BC_T_PUSH, 0);
 	bc_wr_raw(&c->out, p->sub->mailbox, BC_MAILBOX_LEN);
 	bc_wr_u64(&c->out, m->seq);
@@ -280,9 +285,12 @@ static void refill(struct sub *x)
 	struct push_ctx p = {x, BC_OK, 0};
 	int rc;
 	if (c->closing || c->state != ST_OPEN ||
-	    x->in_flight >= s->cfg.push_window ||
-	    c->write_pending >= WRITE_HIGH)
+	    x->in_flight >= s->cfg.push_window)
 		return;
+	if (c->write_pending >= WRITE_HIGH) {
+		c->refill_cut = true; /* resumed by on_write */
+		return;
+	}
 	p.room = s->cfg.push_window - x->in_flight;
 	rc = s->ops->fetch(s->st, x->mailbox, x->cursor, p.room, SIZE_MAX,
 			   push_cb, &p);
@@ -340,6 +348,15 @@ static void on_write(uv_write_t *req, int status)
 	if (status < 0) {
 		conn_close(c, "write failed");
 		return;
+	}
+	/* A refill cut short for this connection's sake resumes for all its
+	 * subscriptions once the peer has read enough: otherwise a mailbox
+	 * that lost its turn would wait for its next post or ack. */
+	if (c->refill_cut && c->state == ST_OPEN &&
+	    c->write_pending + c->out.len < WRITE_LOW) {
+		c->refill_cut = false;
+		for (struct sub *x = c->subs; x != NULL; x = x->cnext)
+			schedule_refill(x);
 	}
 	if (!c->reading && c->state == ST_OPEN &&
 	    c->write_pending + c->out.len < WRITE_LOW) {
