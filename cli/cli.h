@@ -58,6 +58,7 @@ void json_str(FILE *f, const char *s, size_t n);
 void json_hex(FILE *f, const uint8_t *p, size_t n);
 
 int cmd_relay(int argc, char **argv);
+extern const struct cli_cmd cli_identity_cmds[];
 int cmd_debug(int argc, char **argv);
 
 #endif

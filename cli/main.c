@@ -19,7 +19,23 @@ static int cmd_version(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_init(int argc, char **argv)
+{
+	return cli_identity_cmds[0].fn(argc, argv);
+}
+static int cmd_identity(int argc, char **argv)
+{
+	return cli_identity_cmds[1].fn(argc, argv);
+}
+static int cmd_verify(int argc, char **argv)
+{
+	return cli_identity_cmds[2].fn(argc, argv);
+}
+
 static const struct cli_cmd commands[] = {
+	{"init", cmd_init, "create this profile and its identity"},
+	{"identity", cmd_identity, "show this profile's identity"},
+	{"verify", cmd_verify, "safety number with another member"},
 	{"relay", cmd_relay, "talk to a relay (ping)"},
 	{"debug", cmd_debug, "raw mailbox operations for testing relays"},
 	{"version", cmd_version, "print the version"},
@@ -33,10 +49,18 @@ int main(int argc, char **argv)
 		cli_err("libsodium failed to start");
 		return 1;
 	}
-	/* Take --json out of argv wherever it is. */
+	/* Take the global options out of argv wherever they are. */
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			g_json = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
+			setenv("BACKCHANNEL_PROFILE", argv[++i], 1);
+			continue;
+		}
+		if (strncmp(argv[i], "--profile=", 10) == 0) {
+			setenv("BACKCHANNEL_PROFILE", argv[i] + 10, 1);
 			continue;
 		}
 		argv[n++] = argv[i];
