@@ -29,7 +29,7 @@
 #include "ratchet.h"
 #include "x3dh.h"
 
-#define PEER_VERSION 1
+#define PEER_VERSION 2
 #define CT_APP 1
 #define CT_CHECKPOINT 2
 /* Sessions tried per incoming body (trial decryption). Talks have 2-10
@@ -42,6 +42,7 @@ struct sess {
 	bool confirmed;
 	uint8_t setup[BC_X3DH_HEADER_MAX];
 	size_t setup_len;
+	uint64_t spk_created; /* initiator: the bundle's; 0 for a responder */
 };
 
 struct peer {
@@ -88,6 +89,7 @@ static int sess_write(bc_wr *w, const struct sess *s)
 	bc_wr_bool(w, s->confirmed);
 	bc_wr_bytes(w, s->setup, s->setup_len);
 	bc_wr_bytes(w, rs, rl);
+	bc_wr_u64(w, s->spk_created);
 	bc_free_secret(rs, rl);
 	return w->err;
 }
@@ -104,6 +106,8 @@ static int sess_read(bc_rd *r, struct sess *s)
 	memcpy(s->setup, p, n);
 	s->setup_len = n;
 	if ((rc = bc_rd_bytes(r, BC_CODEC_MAX, &p, &n)) != BC_OK)
+		return rc;
+	if ((rc = bc_rd_u64(r, &s->spk_created)) != BC_OK)
 		return rc;
 	return bc_ratchet_deserialize(&s->r, p, n);
 }
@@ -320,6 +324,15 @@ const uint8_t *bc_e2e_id(const bc_e2e *e)
 
 /* ---- prekeys and session setup ------------------------------------------ */
 
+/* An initiator's session nobody has answered yet, whose setup names a
+ * signed prekey the peer may have dropped by now (rotation + grace). */
+static bool sess_stale(const struct sess *s, uint64_t now)
+{
+	return !s->confirmed && s->spk_created != 0 &&
+	       now >= s->spk_created + BC_PREKEY_ROTATE_INTERVAL +
+			      BC_PREKEY_GRACE;
+}
+
 int bc_e2e_prekeys(bc_e2e *e, uint32_t relay_remaining, uint64_t now,
 		   uint8_t signed_blob[BC_PREKEY_BUNDLE_LEN],
 		   uint8_t (**blobs)[BC_PREKEY_ONETIME_LEN], size_t *n)
@@ -390,9 +403,16 @@ int bc_e2e_start(bc_e2e *e, const bc_identity_pub *peer,
 	if (sodium_memcmp(p.fp, e->fp, BC_E2E_ID_LEN) == 0)
 		return BC_ERR_INVALID; /* no session with oneself */
 	rc = peer_load(e, p.fp, &p);
-	if (rc == BC_OK && p.has_cur) {
+	if (rc == BC_OK && p.has_cur && !sess_stale(&p.cur, now)) {
 		peer_clear(&p);
 		return BC_ERR_STATE;
+	}
+	if (rc == BC_OK && p.has_cur) { /* stale: keep it to receive */
+		sess_clear(&p.prev);
+		p.prev = p.cur;
+		p.has_prev = true;
+		memset(&p.cur, 0, sizeof(p.cur));
+		p.has_cur = false;
 	}
 	if (rc != BC_OK && rc != BC_ERR_NOTFOUND)
 		return rc;
@@ -410,6 +430,7 @@ int bc_e2e_start(bc_e2e *e, const bc_identity_pub *peer,
 		goto out;
 	memcpy(p.cur.ad, keys.ad, sizeof(p.cur.ad));
 	p.cur.confirmed = false;
+	p.cur.spk_created = bundle.created;
 	p.has_cur = true;
 	if ((rc = bc_store_begin(e->st)) != BC_OK)
 		goto out;
@@ -585,6 +606,8 @@ static int seal(bc_e2e *e, const uint8_t (*readers)[BC_E2E_ID_LEN], size_t n,
 		rc = peer_load(e, readers[i], &peers[i]);
 		if (rc == BC_OK && !peers[i].has_cur)
 			rc = BC_ERR_NOTFOUND;
+		if (rc == BC_OK && sess_stale(&peers[i].cur, now))
+			rc = BC_ERR_STATE; /* bc_e2e_start again */
 		if (rc != BC_OK)
 			goto out;
 		memcpy(ids[i + 1], readers[i], BC_TX_ID_LEN);

@@ -68,8 +68,11 @@ int bc_e2e_prekeys(bc_e2e *e, uint32_t relay_remaining, uint64_t now,
 
 /* Open a session to peer from the prekey blobs its mailbox handed out
  * (onetime may be NULL when the relay had none left). The bundle must be
- * peer's (BC_ERR_AUTH otherwise). Replaces nothing if a session exists:
- * BC_ERR_STATE. */
+ * peer's (BC_ERR_AUTH otherwise). BC_ERR_STATE if a usable session exists.
+ * A session this member opened and nobody answered becomes stale once its
+ * signed prekey may have been dropped (rotation + grace, 14 days after the
+ * bundle was made): bc_e2e_seal then refuses it with BC_ERR_STATE, and
+ * bc_e2e_start replaces it (keeping the old one to receive). */
 int bc_e2e_start(bc_e2e *e, const bc_identity_pub *peer,
 		 const uint8_t *signed_blob, size_t slen,
 		 const uint8_t *onetime, size_t olen,
@@ -78,7 +81,11 @@ bool bc_e2e_has_session(bc_e2e *e, const uint8_t peer[BC_E2E_ID_LEN]);
 
 /* Seal content for readers (ids of peers with a session; this member is
  * added to the audience). bodies[i] / lens[i] go to readers[i]; free them
- * with bc_e2e_bodies_free. */
+ * with bc_e2e_bodies_free. BC_ERR_NOTFOUND: no session with a reader;
+ * BC_ERR_STATE: a reader's session is stale (bc_e2e_start again). The
+ * caller keeps content within what the relay accepts (max_body of the
+ * server hello, minus BC_RATCHET_OVERHEAD and the envelope's few bytes,
+ * after padding). */
 int bc_e2e_seal(bc_e2e *e, const uint8_t (*readers)[BC_E2E_ID_LEN],
 		size_t n, const uint8_t msg_id[BC_TX_MSGID_LEN],
 		const uint8_t *content, size_t clen, uint64_t now,
