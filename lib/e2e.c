@@ -416,6 +416,15 @@ int bc_e2e_start(bc_e2e *e, const bc_identity_pub *peer,
 	}
 	if (rc != BC_OK && rc != BC_ERR_NOTFOUND)
 		return rc;
+	if (rc == BC_ERR_NOTFOUND) {
+		/* Refuse a new peer beyond what trial decryption tries, rather
+		 * than fail every incoming message later. */
+		uint64_t npeers = 0;
+		if ((rc = bc_store_count(e->st, K_PEER, &npeers)) != BC_OK)
+			return rc;
+		if (npeers >= MAX_PEERS)
+			return BC_ERR_QUOTA;
+	}
 	p.id = *peer;
 	if ((rc = bc_identity_fingerprint(peer, p.fp)) != BC_OK)
 		goto out;

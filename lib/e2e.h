@@ -144,7 +144,12 @@ typedef struct bc_e2e_result {
  * BC_ERR_MALFORMED, BC_ERR_REPLAY (the ratchet saw this message before:
  * a replay under a new relay id), BC_ERR_NOTFOUND (a setup for prekeys we
  * no longer hold), BC_ERR_QUOTA, BC_ERR_STORAGE... The caller may
- * acknowledge the relay message after any return except a storage error.
+ * acknowledge the relay message after any return except BC_ERR_STORAGE,
+ * BC_ERR_NOMEM and BC_ERR_QUOTA (the transcript holds as many
+ * out-of-order messages as it may: keep this one on the relay and offer it
+ * again once the gap before it is filled). A replay is refused with
+ * BC_ERR_REPLAY while its session still knows the header key, and with
+ * BC_ERR_AUTH or BC_ERR_NOTFOUND once that key is gone too.
  * Clear res with bc_e2e_result_clear.
  */
 int bc_e2e_open(bc_e2e *e, const uint8_t relay_id[BC_TX_MSGID_LEN],
