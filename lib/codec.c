@@ -168,6 +168,16 @@ int bc_wr_finish(bc_wr *w, uint8_t **out, size_t *outlen)
 	return BC_OK;
 }
 
+int bc_wr_finish_exact(bc_wr *w, size_t want)
+{
+	uint8_t *p;
+	size_t n;
+	int err = bc_wr_finish(w, &p, &n);
+	if (err != BC_OK)
+		return err;
+	return n == want ? BC_OK : BC_ERR_INTERNAL;
+}
+
 void bc_wr_free(bc_wr *w)
 {
 	if (!w->fixed)
@@ -186,7 +196,7 @@ void bc_rd_init(bc_rd *r, const void *p, size_t len)
 	r->err = BC_OK;
 }
 
-static int rd_fail(bc_rd *r, int err)
+int bc_rd_fail(bc_rd *r, int err)
 {
 	if (r->err == BC_OK)
 		r->err = err;
@@ -199,7 +209,7 @@ int bc_rd_ref(bc_rd *r, size_t n, const uint8_t **out)
 	if (r->err != BC_OK)
 		return r->err;
 	if (n > r->len - r->pos)
-		return rd_fail(r, BC_ERR_MALFORMED);
+		return bc_rd_fail(r, BC_ERR_MALFORMED);
 	if (r->p == NULL) { /* empty input: n is 0; never NULL + 0 */
 		*out = &empty_anchor;
 		return BC_OK;
@@ -266,7 +276,7 @@ int bc_rd_bool(bc_rd *r, bool *v)
 	if (bc_rd_u8(r, &b) != BC_OK)
 		return r->err;
 	if (b > 1)
-		return rd_fail(r, BC_ERR_MALFORMED);
+		return bc_rd_fail(r, BC_ERR_MALFORMED);
 	*v = b == 1;
 	return BC_OK;
 }
@@ -279,7 +289,7 @@ int bc_rd_bytes(bc_rd *r, size_t max, const uint8_t **out, size_t *outlen)
 	if (bc_rd_u32(r, &n) != BC_OK)
 		return r->err;
 	if (n > max)
-		return rd_fail(r, BC_ERR_TOOBIG);
+		return bc_rd_fail(r, BC_ERR_TOOBIG);
 	if (bc_rd_ref(r, n, out) != BC_OK)
 		return r->err;
 	*outlen = n;
@@ -295,10 +305,10 @@ int bc_rd_str(bc_rd *r, size_t max, char **out)
 	if (bc_rd_bytes(r, max, &p, &n) != BC_OK)
 		return r->err;
 	if (!bc_utf8_valid(p, n))
-		return rd_fail(r, BC_ERR_MALFORMED);
+		return bc_rd_fail(r, BC_ERR_MALFORMED);
 	s = bc_malloc(n + 1);
 	if (s == NULL)
-		return rd_fail(r, BC_ERR_NOMEM);
+		return bc_rd_fail(r, BC_ERR_NOMEM);
 	if (n)
 		memcpy(s, p, n);
 	s[n] = '\0';
@@ -312,7 +322,7 @@ int bc_rd_count(bc_rd *r, uint16_t max, uint16_t *count)
 		return r->err;
 	if (*count > max) {
 		*count = 0;
-		return rd_fail(r, BC_ERR_TOOBIG);
+		return bc_rd_fail(r, BC_ERR_TOOBIG);
 	}
 	return BC_OK;
 }

@@ -64,6 +64,9 @@ int bc_wr_patch32(bc_wr *w, size_t off, uint32_t v);
  * w; on a sticky error frees everything and returns it. For a fixed writer
  * *out points into the caller's buffer. */
 int bc_wr_finish(bc_wr *w, uint8_t **out, size_t *outlen) BC_MUST_CHECK;
+/* Finish a fixed writer that must have produced exactly want bytes:
+ * its sticky error, or BC_ERR_INTERNAL for another length (a bug). */
+int bc_wr_finish_exact(bc_wr *w, size_t want) BC_MUST_CHECK;
 /* Wipe and free the buffer (if owned). Safe on a finished writer. */
 void bc_wr_free(bc_wr *w);
 static inline int bc_wr_err(const bc_wr *w) { return w->err; }
@@ -94,6 +97,9 @@ int bc_rd_bytes(bc_rd *r, size_t max, const uint8_t **out, size_t *outlen);
 int bc_rd_str(bc_rd *r, size_t max, char **out);
 /* A list count of at most max elements. */
 int bc_rd_count(bc_rd *r, uint16_t max, uint16_t *count);
+/* Record err as the reader's sticky error (if it has none yet) and return
+ * the sticky error: for checks a parser makes beyond the codec's own. */
+int bc_rd_fail(bc_rd *r, int err);
 /* Bytes not yet read. */
 static inline size_t bc_rd_left(const bc_rd *r) { return r->len - r->pos; }
 /* The sticky error, or BC_ERR_MALFORMED if bytes are left over. */

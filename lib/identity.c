@@ -35,25 +35,7 @@
 #define SAFETY_MSG_LEN (SAFETY_LABEL_LEN + BC_IDENTITY_SIGN_PUB_LEN + BC_IDENTITY_DH_LEN)
 #define SAFETY_HALF_DIGITS 30
 
-/* Set r's sticky error (the codec has no public setter) and return it. */
-static int rd_fail(bc_rd *r, int err)
-{
-	if (r->err == BC_OK)
-		r->err = err;
-	return r->err;
-}
 
-/* Finish a fixed writer that must have produced exactly want bytes. */
-static int wr_done(bc_wr *w, size_t want)
-{
-	uint8_t *p;
-	size_t n;
-	int err = bc_wr_finish(w, &p, &n);
-
-	if (err != BC_OK)
-		return err;
-	return n == want ? BC_OK : BC_ERR_INTERNAL;
-}
 
 /* ---- X25519 public keys ------------------------------------------------- */
 
@@ -96,7 +78,7 @@ static int cert_message(const uint8_t dh_pub[static BC_IDENTITY_DH_LEN],
 	bc_wr_init_fixed(&w, msg, CERT_MSG_LEN);
 	bc_wr_raw(&w, BC_IDENTITY_CERT_LABEL, CERT_LABEL_LEN);
 	bc_wr_raw(&w, dh_pub, BC_IDENTITY_DH_LEN);
-	return wr_done(&w, CERT_MSG_LEN);
+	return bc_wr_finish_exact(&w, CERT_MSG_LEN);
 }
 
 static int cert_verify(const bc_identity_pub *p)
@@ -199,15 +181,15 @@ int bc_identity_read_public(bc_rd *r, bc_identity_pub *out)
 	if ((err = bc_rd_u8(r, &version)) != BC_OK)
 		return err;
 	if (version != BC_IDENTITY_VERSION)
-		return rd_fail(r, BC_ERR_VERSION);
+		return bc_rd_fail(r, BC_ERR_VERSION);
 	bc_rd_raw(r, p.sign_pub, sizeof(p.sign_pub));
 	bc_rd_raw(r, p.dh_pub, sizeof(p.dh_pub));
 	if ((err = bc_rd_raw(r, p.cert_sig, sizeof(p.cert_sig))) != BC_OK)
 		return err;
 	if ((err = bc_x25519_check_public(p.dh_pub)) != BC_OK)
-		return rd_fail(r, err);
+		return bc_rd_fail(r, err);
 	if ((err = cert_verify(&p)) != BC_OK)
-		return rd_fail(r, err);
+		return bc_rd_fail(r, err);
 	memcpy(out, &p, sizeof(p));
 	return BC_OK;
 }
@@ -220,7 +202,7 @@ int bc_identity_encode_public(const bc_identity_pub *p, uint8_t out[static BC_ID
 		return BC_ERR_INVALID;
 	bc_wr_init_fixed(&w, out, BC_IDENTITY_PUBLIC_LEN);
 	bc_identity_write_public(&w, p);
-	return wr_done(&w, BC_IDENTITY_PUBLIC_LEN);
+	return bc_wr_finish_exact(&w, BC_IDENTITY_PUBLIC_LEN);
 }
 
 int bc_identity_decode_public(bc_identity_pub *out, const uint8_t *in, size_t len)
@@ -288,7 +270,7 @@ int bc_identity_encode_private(const bc_identity *id, uint8_t out[static BC_IDEN
 	bc_wr_u8(&w, BC_IDENTITY_VERSION);
 	bc_wr_raw(&w, seed, sizeof(seed));
 	bc_wr_raw(&w, id->dh_priv, sizeof(id->dh_priv));
-	err = wr_done(&w, BC_IDENTITY_PRIVATE_LEN);
+	err = bc_wr_finish_exact(&w, BC_IDENTITY_PRIVATE_LEN);
 	if (err != BC_OK)
 		sodium_memzero(out, BC_IDENTITY_PRIVATE_LEN);
 out:
@@ -337,7 +319,7 @@ int bc_identity_fingerprint(const bc_identity_pub *p, uint8_t out[static BC_FING
 	bc_wr_raw(&w, BC_FINGERPRINT_LABEL, FP_LABEL_LEN);
 	bc_wr_raw(&w, p->sign_pub, sizeof(p->sign_pub));
 	bc_wr_raw(&w, p->dh_pub, sizeof(p->dh_pub));
-	if ((err = wr_done(&w, sizeof(msg))) != BC_OK)
+	if ((err = bc_wr_finish_exact(&w, sizeof(msg))) != BC_OK)
 		return err;
 	if (crypto_generichash(out, BC_FINGERPRINT_LEN, msg, sizeof(msg), NULL, 0) != 0)
 		return BC_ERR_CRYPTO;
@@ -377,7 +359,7 @@ static int safety_half(const bc_identity_pub *p, char digits[static SAFETY_HALF_
 	bc_wr_raw(&w, BC_SAFETY_LABEL, SAFETY_LABEL_LEN);
 	bc_wr_raw(&w, p->sign_pub, sizeof(p->sign_pub));
 	bc_wr_raw(&w, p->dh_pub, sizeof(p->dh_pub));
-	if ((err = wr_done(&w, sizeof(msg))) != BC_OK)
+	if ((err = bc_wr_finish_exact(&w, sizeof(msg))) != BC_OK)
 		return err;
 	if ((err = bc_hash(BC_HASH_BLAKE2B, msg, sizeof(msg), h)) != BC_OK)
 		return err;
@@ -387,7 +369,7 @@ static int safety_half(const bc_identity_pub *p, char digits[static SAFETY_HALF_
 	bc_wr_raw(&w, h, sizeof(h));
 	bc_wr_raw(&w, p->sign_pub, sizeof(p->sign_pub));
 	bc_wr_raw(&w, p->dh_pub, sizeof(p->dh_pub));
-	if ((err = wr_done(&w, sizeof(buf))) != BC_OK)
+	if ((err = bc_wr_finish_exact(&w, sizeof(buf))) != BC_OK)
 		return err;
 	for (unsigned i = 0; i < BC_SAFETY_ITERATIONS; i++) {
 		if ((err = bc_hash(BC_HASH_BLAKE2B, buf, sizeof(buf), h)) != BC_OK)

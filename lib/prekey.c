@@ -81,23 +81,7 @@ struct bc_prekey_supply {
 #define SER_OPK_LEN (4 + BC_PREKEY_KEY_LEN)
 #define SER_REPLAY_LEN (4 + BC_PREKEY_REPLAY_TAG_LEN)
 
-static int rd_fail(bc_rd *r, int err)
-{
-	if (r->err == BC_OK)
-		r->err = err;
-	return r->err;
-}
 
-static int wr_done(bc_wr *w, size_t want)
-{
-	uint8_t *p;
-	size_t n;
-	int err = bc_wr_finish(w, &p, &n);
-
-	if (err != BC_OK)
-		return err;
-	return n == want ? BC_OK : BC_ERR_INTERNAL;
-}
 
 /* ---- signatures ------------------------------------------------------------ */
 
@@ -111,7 +95,7 @@ static int spk_message(uint32_t spk_id, const uint8_t spk_pub[static BC_PREKEY_K
 	bc_wr_u32(&w, spk_id);
 	bc_wr_raw(&w, spk_pub, BC_PREKEY_KEY_LEN);
 	bc_wr_u64(&w, created);
-	return wr_done(&w, SPK_MSG_LEN);
+	return bc_wr_finish_exact(&w, SPK_MSG_LEN);
 }
 
 int bc_prekey_sign(const bc_identity *id, uint32_t spk_id,
@@ -159,7 +143,7 @@ int bc_prekey_bundle_encode(const bc_prekey_bundle *b, uint8_t out[static BC_PRE
 	bc_wr_raw(&w, b->spk_pub, sizeof(b->spk_pub));
 	bc_wr_u64(&w, b->created);
 	bc_wr_raw(&w, b->spk_sig, sizeof(b->spk_sig));
-	return wr_done(&w, BC_PREKEY_BUNDLE_LEN);
+	return bc_wr_finish_exact(&w, BC_PREKEY_BUNDLE_LEN);
 }
 
 int bc_prekey_bundle_parse(bc_prekey_bundle *out, const uint8_t *in, size_t len,
@@ -216,7 +200,7 @@ int bc_prekey_onetime_encode(const bc_prekey_onetime *o, uint8_t out[static BC_P
 	bc_wr_u8(&w, BC_PREKEY_VERSION);
 	bc_wr_u32(&w, o->opk_id);
 	bc_wr_raw(&w, o->opk_pub, sizeof(o->opk_pub));
-	return wr_done(&w, BC_PREKEY_ONETIME_LEN);
+	return bc_wr_finish_exact(&w, BC_PREKEY_ONETIME_LEN);
 }
 
 int bc_prekey_onetime_parse(bc_prekey_onetime *out, const uint8_t *in, size_t len)
@@ -677,7 +661,7 @@ int bc_prekey_supply_serialize(const bc_prekey_supply *s, uint8_t **out, size_t 
 		bc_wr_u32(&w, s->replay[i].spk_id);
 		bc_wr_raw(&w, s->replay[i].tag, sizeof(s->replay[i].tag));
 	}
-	if ((err = wr_done(&w, len)) != BC_OK)
+	if ((err = bc_wr_finish_exact(&w, len)) != BC_OK)
 		goto out;
 	*out = buf;
 	*outlen = len;
@@ -700,11 +684,11 @@ static int read_spk(bc_rd *r, const bc_identity_pub *owner, struct spk *k, bool 
 	if ((err = bc_rd_raw(r, k->sig, sizeof(k->sig))) != BC_OK)
 		return err;
 	if (k->id == 0)
-		return rd_fail(r, BC_ERR_MALFORMED);
+		return bc_rd_fail(r, BC_ERR_MALFORMED);
 	if (crypto_scalarmult_base(k->pub, k->priv) != 0)
-		return rd_fail(r, BC_ERR_AUTH);
+		return bc_rd_fail(r, BC_ERR_AUTH);
 	if ((err = spk_verify(owner->sign_pub, k->id, k->pub, k->created, k->sig)) != BC_OK)
-		return rd_fail(r, err);
+		return bc_rd_fail(r, err);
 	return BC_OK;
 }
 

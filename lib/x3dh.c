@@ -48,16 +48,6 @@ _Static_assert(AD_LABEL_LEN + 4 * 32 == BC_X3DH_AD_LEN, "AD size");
 static const uint8_t zero_salt[32];
 static const uint8_t zero_nonce[NONCE_LEN];
 
-static int wr_done(bc_wr *w, size_t want)
-{
-	uint8_t *p;
-	size_t n;
-	int err = bc_wr_finish(w, &p, &n);
-
-	if (err != BC_OK)
-		return err;
-	return n == want ? BC_OK : BC_ERR_INTERNAL;
-}
 
 static int dh(uint8_t out[static DH_LEN], const uint8_t priv[static 32], const uint8_t pub[static 32])
 {
@@ -100,7 +90,7 @@ int bc_x3dh_kdf(const uint8_t dh1[static 32], const uint8_t dh2[static 32],
 	bc_wr_raw(&w, dh3, DH_LEN);
 	if (dh4 != NULL)
 		bc_wr_raw(&w, dh4, DH_LEN);
-	if ((err = wr_done(&w, kmlen)) != BC_OK)
+	if ((err = bc_wr_finish_exact(&w, kmlen)) != BC_OK)
 		goto out;
 	err = bc_hkdf(BC_HASH_SHA256, zero_salt, sizeof(zero_salt), km, kmlen,
 		      (const uint8_t *)BC_X3DH_INFO, INFO_LEN, okm, sizeof(okm));
@@ -145,7 +135,7 @@ int bc_x3dh_ad(const bc_identity_pub *a, const bc_identity_pub *b, uint8_t ad[st
 	bc_wr_raw(&w, a->dh_pub, sizeof(a->dh_pub));
 	bc_wr_raw(&w, b->sign_pub, sizeof(b->sign_pub));
 	bc_wr_raw(&w, b->dh_pub, sizeof(b->dh_pub));
-	return wr_done(&w, BC_X3DH_AD_LEN);
+	return bc_wr_finish_exact(&w, BC_X3DH_AD_LEN);
 }
 
 int bc_x3dh_replay_tag(const uint8_t ek_pub[static 32], uint32_t spk_id,
@@ -159,7 +149,7 @@ int bc_x3dh_replay_tag(const uint8_t ek_pub[static 32], uint32_t spk_id,
 	bc_wr_raw(&w, BC_X3DH_REPLAY_LABEL, REPLAY_LABEL_LEN);
 	bc_wr_raw(&w, ek_pub, 32);
 	bc_wr_u32(&w, spk_id);
-	if ((err = wr_done(&w, sizeof(msg))) != BC_OK)
+	if ((err = bc_wr_finish_exact(&w, sizeof(msg))) != BC_OK)
 		return err;
 	if (crypto_generichash(tag, BC_PREKEY_REPLAY_TAG_LEN, msg, sizeof(msg), NULL, 0) != 0)
 		return BC_ERR_CRYPTO;
@@ -199,7 +189,7 @@ int bc_x3dh_header_encode(const bc_x3dh_header *h, uint8_t out[static BC_X3DH_HE
 	bc_wr_init_fixed(&w, out, want);
 	write_prefix(&w, h);
 	bc_wr_raw(&w, h->sealed_id, sizeof(h->sealed_id));
-	if ((err = wr_done(&w, want)) != BC_OK)
+	if ((err = bc_wr_finish_exact(&w, want)) != BC_OK)
 		return err;
 	*len = want;
 	return BC_OK;
@@ -296,7 +286,7 @@ int bc_x3dh_initiate_with_ephemeral(const bc_identity *self, const bc_prekey_bun
 	prefix_len = header_len(h.has_opk) - BC_X3DH_SEALED_ID_LEN;
 	bc_wr_init_fixed(&w, header, prefix_len);
 	write_prefix(&w, &h);
-	if ((err = wr_done(&w, prefix_len)) != BC_OK)
+	if ((err = bc_wr_finish_exact(&w, prefix_len)) != BC_OK)
 		goto out;
 	if ((err = bc_x3dh_identity_key(dh3, idkey)) != BC_OK)
 		goto out;
