@@ -151,7 +151,13 @@ static void run_name(uint8_t sel, const uint8_t *data, size_t size)
 		rc = bc_noise_hs_start(hs);
 		if (rc != BC_OK && rc != BC_ERR_INVALID)
 			__builtin_trap();
-		if (bc_noise_hs_action(hs) != (rc == BC_OK ? BC_NOISE_ACTION_WRITE : BC_NOISE_ACTION_START))
+		/* the initiator writes the first message, the responder reads
+		 * it (a responder that needs no key of its own, as in XN, can
+		 * start without any) */
+		if (bc_noise_hs_action(hs) !=
+		    (rc != BC_OK ? BC_NOISE_ACTION_START
+		     : (sel & 2) ? BC_NOISE_ACTION_WRITE
+				 : BC_NOISE_ACTION_READ))
 			__builtin_trap();
 		bc_noise_hs_free(hs);
 	}
