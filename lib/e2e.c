@@ -1176,6 +1176,12 @@ out:
 	return rc;
 }
 
+int bc_e2e_acked(bc_e2e *e, const uint8_t relay_id[BC_TX_MSGID_LEN])
+{
+	int rc = bc_store_del(e->st, "rcvd", relay_id, BC_TX_MSGID_LEN);
+	return rc == BC_ERR_NOTFOUND ? BC_OK : rc;
+}
+
 int bc_e2e_missing(bc_e2e *e, bc_tx_gap *out, size_t cap, size_t *count)
 {
 	return bc_transcript_missing(e->tx, out, cap, count);

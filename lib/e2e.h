@@ -157,6 +157,12 @@ int bc_e2e_open(bc_e2e *e, const uint8_t relay_id[BC_TX_MSGID_LEN],
 		bc_e2e_result *res) BC_MUST_CHECK;
 void bc_e2e_result_clear(bc_e2e_result *res);
 
+/* The relay acknowledged (deleted) relay message relay_id: its
+ * "processed" marker is no longer needed and is dropped, so the store does
+ * not grow with every message ever received. Safe: should a relay replay
+ * that body under the same id later, the ratchet refuses it as a replay. */
+int bc_e2e_acked(bc_e2e *e, const uint8_t relay_id[BC_TX_MSGID_LEN]) BC_MUST_CHECK;
+
 /* Ranges of messages known to exist and not delivered (transcript.h). */
 int bc_e2e_missing(bc_e2e *e, bc_tx_gap *out, size_t cap,
 		   size_t *count) BC_MUST_CHECK;
