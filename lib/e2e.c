@@ -241,6 +241,19 @@ static int reload(bc_e2e *e)
 	return BC_OK;
 }
 
+/* Begin a transaction and bring the in-memory supply and transcript up to
+ * date with the store (another process on the same profile may have
+ * committed since): the store's write lock is held from here on. */
+static int begin_tx(bc_e2e *e)
+{
+	int rc = bc_store_begin(e->st);
+	if (rc != BC_OK)
+		return rc;
+	if ((rc = reload(e)) != BC_OK)
+		bc_store_rollback(e->st);
+	return rc;
+}
+
 static void abort_tx(bc_e2e *e)
 {
 	bc_store_rollback(e->st);
@@ -345,7 +358,7 @@ int bc_e2e_prekeys(bc_e2e *e, uint32_t relay_remaining, uint64_t now,
 	*n = 0;
 	if (want > 0 && (b = bc_calloc(want, BC_PREKEY_ONETIME_LEN)) == NULL)
 		return BC_ERR_NOMEM;
-	if ((rc = bc_store_begin(e->st)) != BC_OK)
+	if ((rc = begin_tx(e)) != BC_OK)
 		goto out;
 	rc = bc_prekey_supply_maintain(e->supply, &e->self, now, &rotated);
 	if (rc == BC_OK && want > 0)
@@ -387,6 +400,8 @@ int bc_e2e_start(bc_e2e *e, const bc_identity_pub *peer,
 	bc_prekey_onetime opk;
 	bc_x3dh_keys keys;
 	struct peer p;
+	uint8_t fp[BC_E2E_ID_LEN];
+	bool in_tx = false;
 	int rc;
 
 	memset(&keys, 0, sizeof(keys));
@@ -398,14 +413,18 @@ int bc_e2e_start(bc_e2e *e, const bc_identity_pub *peer,
 	if (onetime != NULL &&
 	    (rc = bc_prekey_onetime_parse(&opk, onetime, olen)) != BC_OK)
 		return rc;
-	if ((rc = bc_identity_fingerprint(peer, p.fp)) != BC_OK)
+	if ((rc = bc_identity_fingerprint(peer, fp)) != BC_OK)
 		return rc;
-	if (sodium_memcmp(p.fp, e->fp, BC_E2E_ID_LEN) == 0)
+	if (sodium_memcmp(fp, e->fp, BC_E2E_ID_LEN) == 0)
 		return BC_ERR_INVALID; /* no session with oneself */
-	rc = peer_load(e, p.fp, &p);
+	/* From reading the peer to saving it: one transaction. */
+	if ((rc = begin_tx(e)) != BC_OK)
+		return rc;
+	in_tx = true;
+	rc = peer_load(e, fp, &p);
 	if (rc == BC_OK && p.has_cur && !sess_stale(&p.cur, now)) {
-		peer_clear(&p);
-		return BC_ERR_STATE;
+		rc = BC_ERR_STATE;
+		goto out;
 	}
 	if (rc == BC_OK && p.has_cur) { /* stale: keep it to receive */
 		sess_clear(&p.prev);
@@ -414,20 +433,18 @@ int bc_e2e_start(bc_e2e *e, const bc_identity_pub *peer,
 		memset(&p.cur, 0, sizeof(p.cur));
 		p.has_cur = false;
 	}
-	if (rc != BC_OK && rc != BC_ERR_NOTFOUND)
-		return rc;
 	if (rc == BC_ERR_NOTFOUND) {
 		/* Refuse a new peer beyond what trial decryption tries, rather
 		 * than fail every incoming message later. */
 		uint64_t npeers = 0;
-		if ((rc = bc_store_count(e->st, K_PEER, &npeers)) != BC_OK)
-			return rc;
-		if (npeers >= MAX_PEERS)
-			return BC_ERR_QUOTA;
+		rc = bc_store_count(e->st, K_PEER, &npeers);
+		if (rc == BC_OK && npeers >= MAX_PEERS)
+			rc = BC_ERR_QUOTA;
 	}
-	p.id = *peer;
-	if ((rc = bc_identity_fingerprint(peer, p.fp)) != BC_OK)
+	if (rc != BC_OK)
 		goto out;
+	p.id = *peer;
+	memcpy(p.fp, fp, sizeof(fp));
 	rc = bc_x3dh_initiate(&e->self, &bundle, onetime ? &opk : NULL, &keys,
 			      p.cur.setup, &p.cur.setup_len);
 	if (rc == BC_OK)
@@ -441,14 +458,15 @@ int bc_e2e_start(bc_e2e *e, const bc_identity_pub *peer,
 	p.cur.confirmed = false;
 	p.cur.spk_created = bundle.created;
 	p.has_cur = true;
-	if ((rc = bc_store_begin(e->st)) != BC_OK)
-		goto out;
 	rc = peer_save(e, &p);
 	if (rc == BC_OK)
 		rc = bc_store_commit(e->st);
+	in_tx = false;
 	if (rc != BC_OK)
 		abort_tx(e);
 out:
+	if (in_tx)
+		abort_tx(e);
 	bc_x3dh_keys_wipe(&keys);
 	peer_clear(&p);
 	return rc;
@@ -611,6 +629,12 @@ static int seal(bc_e2e *e, const uint8_t (*readers)[BC_E2E_ID_LEN], size_t n,
 		goto out;
 	}
 	memcpy(ids[0], e->fp, BC_TX_ID_LEN);
+	/* Everything from reading the sessions to saving them is one
+	 * transaction, so two processes on one profile cannot both use a
+	 * message key. */
+	if ((rc = begin_tx(e)) != BC_OK)
+		goto out;
+	in_tx = true;
 	for (size_t i = 0; i < n; i++) {
 		rc = peer_load(e, readers[i], &peers[i]);
 		if (rc == BC_OK && !peers[i].has_cur)
@@ -625,9 +649,6 @@ static int seal(bc_e2e *e, const uint8_t (*readers)[BC_E2E_ID_LEN], size_t n,
 					     (const uint8_t(*)[BC_TX_ID_LEN])ids,
 					     n + 1)) != BC_OK)
 		goto out;
-	if ((rc = bc_store_begin(e->st)) != BC_OK)
-		goto out;
-	in_tx = true;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *tc = NULL, *inner = NULL;
 		uint8_t menc[BC_TX_META_MAX];
@@ -1114,7 +1135,7 @@ int bc_e2e_open(bc_e2e *e, const uint8_t relay_id[BC_TX_MSGID_LEN],
 		if (hl != slen)
 			return BC_ERR_MALFORMED;
 	}
-	if ((rc = bc_store_begin(e->st)) != BC_OK)
+	if ((rc = begin_tx(e)) != BC_OK)
 		return rc;
 	in_tx = true;
 	/* Existing sessions first: an unconfirmed initiator repeats its
@@ -1191,7 +1212,7 @@ int bc_e2e_maintain(bc_e2e *e, uint64_t now, bool *reupload)
 {
 	int rc;
 	*reupload = false;
-	if ((rc = bc_store_begin(e->st)) != BC_OK)
+	if ((rc = begin_tx(e)) != BC_OK)
 		return rc;
 	rc = bc_prekey_supply_maintain(e->supply, &e->self, now, reupload);
 	if (rc == BC_OK)
