@@ -60,5 +60,6 @@ void json_hex(FILE *f, const uint8_t *p, size_t n);
 int cmd_relay(int argc, char **argv);
 extern const struct cli_cmd cli_identity_cmds[];
 int cmd_debug(int argc, char **argv);
+int cmd_agreement(int argc, char **argv);
 
 #endif

@@ -36,6 +36,7 @@ static const struct cli_cmd commands[] = {
 	{"init", cmd_init, "create this profile and its identity"},
 	{"identity", cmd_identity, "show this profile's identity"},
 	{"verify", cmd_verify, "safety number with another member"},
+	{"agreement", cmd_agreement, "check an exported agreement offline"},
 	{"relay", cmd_relay, "talk to a relay (ping)"},
 	{"debug", cmd_debug, "raw mailbox operations for testing relays"},
 	{"version", cmd_version, "print the version"},
