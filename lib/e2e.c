@@ -392,6 +392,17 @@ bool bc_e2e_has_session(bc_e2e *e, const uint8_t peer[BC_E2E_ID_LEN])
 	return has;
 }
 
+int bc_e2e_peer_identity(bc_e2e *e, const uint8_t peer[BC_E2E_ID_LEN],
+			 bc_identity_pub *out)
+{
+	struct peer p;
+	int rc = peer_load(e, peer, &p);
+	if (rc == BC_OK)
+		*out = p.id;
+	peer_clear(&p);
+	return rc;
+}
+
 int bc_e2e_start(bc_e2e *e, const bc_identity_pub *peer,
 		 const uint8_t *signed_blob, size_t slen,
 		 const uint8_t *onetime, size_t olen, uint64_t now)

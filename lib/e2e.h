@@ -78,6 +78,10 @@ int bc_e2e_start(bc_e2e *e, const bc_identity_pub *peer,
 		 const uint8_t *onetime, size_t olen,
 		 uint64_t now) BC_MUST_CHECK;
 bool bc_e2e_has_session(bc_e2e *e, const uint8_t peer[BC_E2E_ID_LEN]);
+/* The public identity of a peer this member has (had) a session with.
+ * BC_ERR_NOTFOUND. */
+int bc_e2e_peer_identity(bc_e2e *e, const uint8_t peer[BC_E2E_ID_LEN],
+			 bc_identity_pub *out) BC_MUST_CHECK;
 
 /* Seal content for readers (ids of peers with a session; this member is
  * added to the audience). bodies[i] / lens[i] go to readers[i]; free them

@@ -1,0 +1,1216 @@
+/*
+ * talk.c - talks over the relay client and the e2e engine (see talk.h).
+ *
+ * Invariants: a talk record is written only inside a store transaction of
+ * its own (after the network step it describes succeeded, or before a
+ * network step that must not be lost); a member list is changed only by a
+ * MEMBERS message from the talk's registrar, authenticated end to end; a
+ * JOIN is accepted only for an invite this member issued and not used.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <strings.h>
+#include <time.h>
+
+#include "client.h"
+#include "codec.h"
+#include "encoding.h"
+#include "internal.h"
+#include "invite.h"
+#include "prekey.h"
+#include "talk.h"
+#include "transcript.h"
+
+#define TALK_VERSION 1
+#define MSG_VERSION 1
+#define K_JOIN 1
+#define K_MEMBERS 2
+#define K_SAY 3
+#define EV_INTEGRITY 100
+#define MAX_INVITES 256
+#define MAX_CLIENTS 8
+#define TAG_LEN 32
+
+struct invite_rec {
+	uint8_t tag[TAG_LEN];
+	uint8_t role;
+	char side[BC_TALK_SIDE_MAX + 1];
+	bool used;
+};
+
+struct talk {
+	bc_talk_info info;
+	char relay[BC_TALK_RELAY_MAX + 1]; /* where my mailbox is */
+	uint8_t tkey[32];                  /* transport key for this talk */
+	uint8_t mailbox[32], cap[32];
+	uint8_t registrar[BC_E2E_ID_LEN];
+	uint16_t ninv;
+	struct invite_rec inv[MAX_INVITES];
+};
+
+struct conn {
+	char relay[BC_TALK_RELAY_MAX + 1];
+	uint8_t key[32];
+	bc_client *c;
+};
+
+struct bc_talks {
+	bc_store *st;
+	bc_e2e *e;
+	struct conn conns[MAX_CLIENTS];
+};
+
+static const char K_TALK[] = "talk";
+static const uint8_t nobody[BC_E2E_ID_LEN];
+static const char K_LOG[] = "talklog";
+
+static uint64_t now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+const char *bc_talk_role_name(uint8_t r)
+{
+	switch (r) {
+	case BC_ROLE_PARTY: return "party";
+	case BC_ROLE_MEDIATOR: return "mediator";
+	case BC_ROLE_OBSERVER: return "observer";
+	default: return "member";
+	}
+}
+
+const char *bc_talk_audience_name(uint8_t a)
+{
+	switch (a) {
+	case BC_AUD_CAUCUS: return "caucus";
+	case BC_AUD_DIRECT: return "direct";
+	case BC_AUD_PLENARY: return "plenary";
+	default: return "?";
+	}
+}
+
+const char *bc_talk_label_name(uint8_t l)
+{
+	switch (l) {
+	case BC_LABEL_PRIVATE: return "private";
+	case BC_LABEL_PARAPHRASE: return "paraphrase";
+	case BC_LABEL_VERBATIM: return "verbatim";
+	case BC_LABEL_ATTRIBUTED: return "attributed";
+	default: return "";
+	}
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+static void write_member(bc_wr *w, const bc_talk_member *m)
+{
+	if (bc_identity_write_public(w, &m->identity) != BC_OK)
+		return;
+	bc_wr_u8(w, m->role);
+	bc_wr_str(w, m->side);
+	bc_wr_str(w, m->relay);
+	bc_wr_raw(w, m->mailbox, 32);
+	bc_wr_raw(w, m->cap, 32);
+}
+
+static int read_str_into(bc_rd *r, char *out, size_t cap)
+{
+	char *s = NULL;
+	int rc = bc_rd_str(r, cap - 1, &s);
+	if (rc == BC_OK) {
+		snprintf(out, cap, "%s", s);
+		bc_free(s);
+	}
+	return rc;
+}
+
+static int read_member(bc_rd *r, bc_talk_member *m)
+{
+	int rc;
+	memset(m, 0, sizeof(*m));
+	if ((rc = bc_identity_read_public(r, &m->identity)) != BC_OK)
+		return rc;
+	bc_rd_u8(r, &m->role);
+	read_str_into(r, m->side, sizeof(m->side));
+	read_str_into(r, m->relay, sizeof(m->relay));
+	bc_rd_raw(r, m->mailbox, 32);
+	if ((rc = bc_rd_raw(r, m->cap, 32)) != BC_OK)
+		return rc;
+	return bc_identity_fingerprint(&m->identity, m->id);
+}
+
+static int talk_save(bc_talks *t, const struct talk *k)
+{
+	bc_wr w;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+	bc_wr_init(&w, BC_STORE_VALUE_MAX);
+	bc_wr_u8(&w, TALK_VERSION);
+	bc_wr_raw(&w, k->info.id, BC_TALK_ID_LEN);
+	bc_wr_str(&w, k->info.title);
+	bc_wr_str(&w, k->info.rules);
+	bc_wr_bool(&w, k->info.registrar);
+	bc_wr_u8(&w, k->info.my_role);
+	bc_wr_str(&w, k->info.my_side);
+	bc_wr_bool(&w, k->info.joined);
+	bc_wr_str(&w, k->relay);
+	bc_wr_raw(&w, k->tkey, 32);
+	bc_wr_raw(&w, k->mailbox, 32);
+	bc_wr_raw(&w, k->cap, 32);
+	bc_wr_raw(&w, k->registrar, BC_E2E_ID_LEN);
+	bc_wr_u16(&w, (uint16_t)k->info.nmembers);
+	for (size_t i = 0; i < k->info.nmembers; i++)
+		write_member(&w, &k->info.members[i]);
+	bc_wr_u16(&w, k->ninv);
+	for (uint16_t i = 0; i < k->ninv; i++) {
+		bc_wr_raw(&w, k->inv[i].tag, TAG_LEN);
+		bc_wr_u8(&w, k->inv[i].role);
+		bc_wr_str(&w, k->inv[i].side);
+		bc_wr_bool(&w, k->inv[i].used);
+	}
+	if ((rc = bc_wr_finish(&w, &buf, &len)) != BC_OK)
+		return rc;
+	rc = bc_store_put(t->st, K_TALK, k->info.id, BC_TALK_ID_LEN, buf, len);
+	bc_free_secret(buf, len);
+	return rc;
+}
+
+static int talk_decode(struct talk *k, const uint8_t *in, size_t len)
+{
+	bc_rd r;
+	uint8_t ver = 0;
+	uint16_t n = 0;
+	int rc;
+	memset(k, 0, sizeof(*k));
+	bc_rd_init(&r, in, len);
+	bc_rd_u8(&r, &ver);
+	if (r.err != BC_OK || ver != TALK_VERSION)
+		return BC_ERR_MALFORMED;
+	bc_rd_raw(&r, k->info.id, BC_TALK_ID_LEN);
+	read_str_into(&r, k->info.title, sizeof(k->info.title));
+	read_str_into(&r, k->info.rules, sizeof(k->info.rules));
+	bc_rd_bool(&r, &k->info.registrar);
+	bc_rd_u8(&r, &k->info.my_role);
+	read_str_into(&r, k->info.my_side, sizeof(k->info.my_side));
+	bc_rd_bool(&r, &k->info.joined);
+	read_str_into(&r, k->relay, sizeof(k->relay));
+	bc_rd_raw(&r, k->tkey, 32);
+	bc_rd_raw(&r, k->mailbox, 32);
+	bc_rd_raw(&r, k->cap, 32);
+	bc_rd_raw(&r, k->registrar, BC_E2E_ID_LEN);
+	if ((rc = bc_rd_count(&r, BC_TALK_MAX_MEMBERS, &n)) != BC_OK)
+		return rc;
+	k->info.nmembers = n;
+	for (uint16_t i = 0; i < n; i++)
+		if ((rc = read_member(&r, &k->info.members[i])) != BC_OK)
+			return rc;
+	if ((rc = bc_rd_count(&r, MAX_INVITES, &k->ninv)) != BC_OK)
+		return rc;
+	for (uint16_t i = 0; i < k->ninv; i++) {
+		bc_rd_raw(&r, k->inv[i].tag, TAG_LEN);
+		bc_rd_u8(&r, &k->inv[i].role);
+		read_str_into(&r, k->inv[i].side, sizeof(k->inv[i].side));
+		bc_rd_bool(&r, &k->inv[i].used);
+	}
+	return bc_rd_end(&r);
+}
+
+static int talk_load(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		     struct talk *k)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = bc_store_get(t->st, K_TALK, id, BC_TALK_ID_LEN, &buf, &len);
+	if (rc == BC_OK)
+		rc = talk_decode(k, buf, len);
+	bc_free_secret(buf, len);
+	return rc;
+}
+
+/* Save k in its own transaction. */
+static int talk_commit(bc_talks *t, const struct talk *k)
+{
+	int rc = bc_store_begin(t->st);
+	if (rc != BC_OK)
+		return rc;
+	rc = talk_save(t, k);
+	if (rc == BC_OK)
+		rc = bc_store_commit(t->st);
+	else
+		bc_store_rollback(t->st);
+	return rc;
+}
+
+/* ---- the timeline ------------------------------------------------------- */
+
+static int log_event(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		     uint8_t kind, const uint8_t from[BC_E2E_ID_LEN],
+		     uint8_t audience, uint8_t label, const char *text,
+		     const uint8_t (*to)[BC_E2E_ID_LEN], size_t nto)
+{
+	bc_wr w;
+	uint8_t *buf;
+	size_t len;
+	uint64_t seq;
+	int rc;
+	bc_wr_init(&w, BC_STORE_VALUE_MAX);
+	bc_wr_raw(&w, id, BC_TALK_ID_LEN);
+	bc_wr_u64(&w, now_s());
+	bc_wr_u8(&w, kind);
+	bc_wr_raw(&w, from, BC_E2E_ID_LEN);
+	bc_wr_u8(&w, audience);
+	bc_wr_u8(&w, label);
+	bc_wr_bytes(&w, text, strlen(text));
+	bc_wr_u16(&w, (uint16_t)nto);
+	for (size_t i = 0; i < nto; i++)
+		bc_wr_raw(&w, to[i], BC_E2E_ID_LEN);
+	if ((rc = bc_wr_finish(&w, &buf, &len)) != BC_OK)
+		return rc;
+	rc = bc_store_append(t->st, K_LOG, buf, len, &seq);
+	bc_free_secret(buf, len);
+	return rc;
+}
+
+struct log_ctx {
+	const uint8_t *id;
+	bc_talk_event_fn fn;
+	void *ctx;
+	int rc;
+};
+
+static int log_one(void *ctx, const uint8_t *key, size_t klen,
+		   const uint8_t *val, size_t vlen)
+{
+	struct log_ctx *l = ctx;
+	uint8_t (*to)[BC_E2E_ID_LEN] = NULL;
+	const uint8_t *tid, *from, *txt;
+	size_t tlen;
+	uint16_t nto;
+	bc_talk_event ev;
+	char *text;
+	bc_rd r;
+	int rc;
+	(void)key;
+	(void)klen;
+	memset(&ev, 0, sizeof(ev));
+	bc_rd_init(&r, val, vlen);
+	bc_rd_ref(&r, BC_TALK_ID_LEN, &tid);
+	bc_rd_u64(&r, &ev.time);
+	bc_rd_u8(&r, &ev.kind);
+	bc_rd_ref(&r, BC_E2E_ID_LEN, &from);
+	bc_rd_u8(&r, &ev.audience);
+	bc_rd_u8(&r, &ev.label);
+	bc_rd_bytes(&r, BC_TALK_TEXT_MAX, &txt, &tlen);
+	if ((rc = bc_rd_count(&r, BC_TALK_MAX_MEMBERS, &nto)) != BC_OK)
+		return rc;
+	if (memcmp(tid, l->id, BC_TALK_ID_LEN) != 0)
+		return BC_OK;
+	if (nto > 0 && (to = bc_calloc(nto, BC_E2E_ID_LEN)) == NULL)
+		return BC_ERR_NOMEM;
+	for (uint16_t i = 0; i < nto; i++)
+		bc_rd_raw(&r, to[i], BC_E2E_ID_LEN);
+	if ((rc = bc_rd_end(&r)) != BC_OK || (text = bc_malloc(tlen + 1)) == NULL) {
+		bc_free(to);
+		return rc != BC_OK ? rc : BC_ERR_NOMEM;
+	}
+	memcpy(text, txt, tlen);
+	text[tlen] = '\0';
+	memcpy(ev.from, from, BC_E2E_ID_LEN);
+	ev.text = text;
+	ev.to = (const uint8_t(*)[BC_E2E_ID_LEN])to;
+	ev.nto = nto;
+	rc = l->fn ? l->fn(l->ctx, &ev) : BC_OK;
+	bc_free_secret(text, tlen + 1);
+	bc_free(to);
+	return rc;
+}
+
+int bc_talk_log(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		bc_talk_event_fn fn, void *ctx)
+{
+	struct log_ctx l = {id, fn, ctx, BC_OK};
+	return bc_store_list(t->st, K_LOG, log_one, &l);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+int bc_talks_open(bc_talks **out, bc_store *st, uint64_t now)
+{
+	bc_talks *t = bc_calloc(1, sizeof(*t));
+	int rc;
+	*out = NULL;
+	if (t == NULL)
+		return BC_ERR_NOMEM;
+	t->st = st;
+	if ((rc = bc_e2e_new(&t->e, st, now)) != BC_OK) {
+		bc_free(t);
+		return rc;
+	}
+	*out = t;
+	return BC_OK;
+}
+
+void bc_talks_free(bc_talks *t)
+{
+	if (t == NULL)
+		return;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		bc_client_free(t->conns[i].c);
+	bc_e2e_free(t->e);
+	bc_free_secret(t, sizeof(*t));
+}
+
+bc_e2e *bc_talks_e2e(bc_talks *t)
+{
+	return t->e;
+}
+
+/* A client for relay authenticating with key (cached). */
+static int client_for(bc_talks *t, const char *relay, const uint8_t key[32],
+		      bc_client **out)
+{
+	bc_relay_addr a;
+	int rc, slot = -1;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (t->conns[i].c != NULL && strcmp(t->conns[i].relay, relay) == 0 &&
+		    sodium_memcmp(t->conns[i].key, key, 32) == 0) {
+			*out = t->conns[i].c;
+			return BC_OK;
+		}
+		if (t->conns[i].c == NULL && slot < 0)
+			slot = i;
+	}
+	if (slot < 0) { /* evict the first */
+		bc_client_free(t->conns[0].c);
+		t->conns[0].c = NULL;
+		slot = 0;
+	}
+	if ((rc = bc_relay_addr_parse(relay, &a)) != BC_OK)
+		return rc;
+	if ((rc = bc_client_new(&t->conns[slot].c, &a, key, NULL)) != BC_OK)
+		return rc;
+	snprintf(t->conns[slot].relay, sizeof(t->conns[slot].relay), "%s",
+		 relay);
+	memcpy(t->conns[slot].key, key, 32);
+	*out = t->conns[slot].c;
+	return BC_OK;
+}
+
+/* Open our mailbox, register our capability, upload prekeys. */
+static int setup_mailbox(bc_talks *t, struct talk *k)
+{
+	bc_client *c;
+	bc_mbox_status ms;
+	uint8_t sb[BC_PREKEY_BUNDLE_LEN];
+	uint8_t(*ot)[BC_PREKEY_ONETIME_LEN] = NULL;
+	const uint8_t *blobs[BC_PREKEY_MAX_BATCH];
+	size_t lens[BC_PREKEY_MAX_BATCH], n = 0;
+	uint32_t left = 0;
+	int rc = client_for(t, k->relay, k->tkey, &c);
+	if (rc == BC_OK)
+		rc = bc_client_open(c, k->mailbox, &ms);
+	if (rc == BC_OK)
+		rc = bc_client_cap_add(c, k->mailbox, k->cap);
+	if (rc == BC_OK)
+		rc = bc_e2e_prekeys(t->e, ms.onetime_prekeys, now_s(), sb, &ot,
+				    &n);
+	for (size_t i = 0; rc == BC_OK && i < n; i++) {
+		blobs[i] = ot[i];
+		lens[i] = BC_PREKEY_ONETIME_LEN;
+	}
+	if (rc == BC_OK)
+		rc = bc_client_prekey_put(c, k->mailbox, sb, sizeof(sb), blobs,
+					  lens, n, &left);
+	bc_free(ot);
+	return rc;
+}
+
+static void self_member(bc_talks *t, const struct talk *k, bc_talk_member *m)
+{
+	memset(m, 0, sizeof(*m));
+	memcpy(m->id, bc_e2e_id(t->e), BC_E2E_ID_LEN);
+	m->identity = *bc_e2e_identity(t->e);
+	m->role = k->info.my_role;
+	snprintf(m->side, sizeof(m->side), "%s", k->info.my_side);
+	snprintf(m->relay, sizeof(m->relay), "%s", k->relay);
+	memcpy(m->mailbox, k->mailbox, 32);
+	memcpy(m->cap, k->cap, 32);
+}
+
+static bool role_ok(uint8_t role, const char *side)
+{
+	size_t n = side ? strlen(side) : 0;
+	if (role == BC_ROLE_PARTY)
+		return n >= 1 && n <= BC_TALK_SIDE_MAX;
+	return (role == BC_ROLE_MEDIATOR || role == BC_ROLE_OBSERVER) &&
+	       n == 0;
+}
+
+int bc_talk_create(bc_talks *t, const char *relay, const char *title,
+		   const char *rules, uint8_t role, const char *side,
+		   uint8_t id[BC_TALK_ID_LEN])
+{
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	bc_relay_addr a;
+	int rc;
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	rc = bc_relay_addr_parse(relay, &a);
+	if (rc == BC_OK && (strlen(title) > BC_TALK_TITLE_MAX ||
+			    strlen(relay) > BC_TALK_RELAY_MAX ||
+			    (rules && strlen(rules) > BC_TALK_RULES_MAX) ||
+			    !role_ok(role, side)))
+		rc = BC_ERR_INVALID;
+	if (rc != BC_OK)
+		goto out;
+	randombytes_buf(k->info.id, BC_TALK_ID_LEN);
+	snprintf(k->info.title, sizeof(k->info.title), "%s", title);
+	snprintf(k->info.rules, sizeof(k->info.rules), "%s", rules ? rules : "");
+	k->info.registrar = true;
+	k->info.joined = true;
+	k->info.my_role = role;
+	snprintf(k->info.my_side, sizeof(k->info.my_side), "%s", side ? side : "");
+	snprintf(k->relay, sizeof(k->relay), "%s", relay);
+	randombytes_buf(k->tkey, 32);
+	randombytes_buf(k->mailbox, 32);
+	randombytes_buf(k->cap, 32);
+	memcpy(k->registrar, bc_e2e_id(t->e), BC_E2E_ID_LEN);
+	self_member(t, k, &k->info.members[0]);
+	k->info.nmembers = 1;
+	/* The record first: a crash after the relay step leaves a talk whose
+	 * mailbox setup is simply repeated. */
+	if ((rc = talk_commit(t, k)) != BC_OK)
+		goto out;
+	if ((rc = setup_mailbox(t, k)) != BC_OK)
+		goto out;
+	memcpy(id, k->info.id, BC_TALK_ID_LEN);
+	rc = log_event(t, k->info.id, K_MEMBERS, bc_e2e_id(t->e), 0, 0,
+		       "created the talk", NULL, 0);
+out:
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+int bc_talk_get(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		bc_talk_info *info)
+{
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	int rc;
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	rc = talk_load(t, id, k);
+	if (rc == BC_OK)
+		*info = k->info;
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+struct list_ctx {
+	int (*fn)(void *ctx, const bc_talk_info *info);
+	void *ctx;
+};
+
+static int list_one(void *ctx, const uint8_t *key, size_t klen,
+		    const uint8_t *val, size_t vlen)
+{
+	struct list_ctx *l = ctx;
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	int rc;
+	(void)key;
+	(void)klen;
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	rc = talk_decode(k, val, vlen);
+	if (rc == BC_OK)
+		rc = l->fn(l->ctx, &k->info);
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+int bc_talk_list(bc_talks *t, int (*fn)(void *ctx, const bc_talk_info *info),
+		 void *ctx)
+{
+	struct list_ctx l = {fn, ctx};
+	return bc_store_list(t->st, K_TALK, list_one, &l);
+}
+
+struct find_ctx {
+	const char *prefix;
+	uint8_t id[BC_TALK_ID_LEN];
+	int found;
+};
+
+static int find_one(void *ctx, const uint8_t *key, size_t klen,
+		    const uint8_t *val, size_t vlen)
+{
+	struct find_ctx *f = ctx;
+	char hex[BC_HEX_SIZE(BC_TALK_ID_LEN)];
+	(void)val;
+	(void)vlen;
+	if (klen != BC_TALK_ID_LEN ||
+	    bc_hex_encode(key, klen, hex, sizeof(hex)) != BC_OK)
+		return BC_ERR_MALFORMED;
+	if (strncasecmp(hex, f->prefix, strlen(f->prefix)) == 0) {
+		memcpy(f->id, key, BC_TALK_ID_LEN);
+		f->found++;
+	}
+	return BC_OK;
+}
+
+int bc_talk_find(bc_talks *t, const char *s, uint8_t id[BC_TALK_ID_LEN])
+{
+	struct find_ctx f;
+	int rc;
+	memset(&f, 0, sizeof(f));
+	f.prefix = s;
+	if (strlen(s) < 4 || strlen(s) > 2 * BC_TALK_ID_LEN)
+		return BC_ERR_INVALID;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+		      (*p >= 'A' && *p <= 'F')))
+			return BC_ERR_INVALID;
+	if ((rc = bc_store_list(t->st, K_TALK, find_one, &f)) != BC_OK)
+		return rc;
+	if (f.found == 0)
+		return BC_ERR_NOTFOUND;
+	if (f.found > 1)
+		return BC_ERR_CONFLICT;
+	memcpy(id, f.id, BC_TALK_ID_LEN);
+	return BC_OK;
+}
+
+/* ---- invites and joining ------------------------------------------------ */
+
+int bc_talk_invite(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN], uint8_t role,
+		   const char *side, uint64_t expires, char **text)
+{
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	bc_invite inv;
+	bc_relay_addr a;
+	int rc;
+	*text = NULL;
+	memset(&inv, 0, sizeof(inv));
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	if ((rc = talk_load(t, id, k)) != BC_OK)
+		goto out;
+	if (!k->info.registrar) {
+		rc = BC_ERR_FORBIDDEN;
+		goto out;
+	}
+	if (!role_ok(role, side)) {
+		rc = BC_ERR_INVALID;
+		goto out;
+	}
+	if (k->ninv >= MAX_INVITES) {
+		rc = BC_ERR_QUOTA;
+		goto out;
+	}
+	if ((rc = bc_relay_addr_parse(k->relay, &a)) != BC_OK)
+		goto out;
+	rc = bc_invite_new(&inv, &a, bc_e2e_identity(t->e), k->mailbox, k->cap,
+			   k->info.id, k->info.title, (bc_invite_role)role,
+			   role == BC_ROLE_PARTY ? side : NULL, expires);
+	if (rc == BC_OK)
+		rc = bc_invite_secret_tag(&inv, k->inv[k->ninv].tag);
+	if (rc != BC_OK)
+		goto out;
+	k->inv[k->ninv].role = role;
+	snprintf(k->inv[k->ninv].side, sizeof(k->inv[k->ninv].side), "%s",
+		 side ? side : "");
+	k->ninv++;
+	if ((rc = talk_commit(t, k)) != BC_OK)
+		goto out;
+	rc = bc_invite_export(&inv, text);
+out:
+	bc_invite_wipe(&inv);
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+/* Make sure a session with member m exists (fetching its prekeys with its
+ * capability). */
+static int ensure_session(bc_talks *t, const struct talk *k,
+			  const bc_talk_member *m)
+{
+	bc_client *c;
+	uint8_t *sb = NULL, *ob = NULL;
+	size_t sl = 0, ol = 0;
+	int rc;
+	if (bc_e2e_has_session(t->e, m->id))
+		return BC_OK;
+	if ((rc = client_for(t, m->relay, k->tkey, &c)) != BC_OK)
+		return rc;
+	rc = bc_client_prekey_get(c, m->mailbox, m->cap, &sb, &sl, &ob, &ol);
+	if (rc == BC_OK)
+		rc = bc_e2e_start(t->e, &m->identity, sb, sl, ob, ol, now_s());
+	bc_free(sb);
+	bc_free(ob);
+	return rc;
+}
+
+static const bc_talk_member *member_by_id(const struct talk *k,
+					  const uint8_t id[BC_E2E_ID_LEN])
+{
+	for (size_t i = 0; i < k->info.nmembers; i++)
+		if (memcmp(k->info.members[i].id, id, BC_E2E_ID_LEN) == 0)
+			return &k->info.members[i];
+	return NULL;
+}
+
+/* Seal a talk message for readers and post it: one POST per relay. */
+static int send_msg(bc_talks *t, const struct talk *k,
+		    const bc_talk_member *const *readers, size_t n,
+		    const uint8_t *msg, size_t mlen)
+{
+	uint8_t ids[BC_TALK_MAX_MEMBERS][BC_E2E_ID_LEN];
+	uint8_t msg_id[BC_MSGID_LEN];
+	uint8_t **bodies = NULL;
+	size_t *lens = NULL;
+	bool done[BC_TALK_MAX_MEMBERS] = {false};
+	int rc;
+	if (n == 0)
+		return BC_OK;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = ensure_session(t, k, readers[i])) != BC_OK)
+			return rc;
+		memcpy(ids[i], readers[i]->id, BC_E2E_ID_LEN);
+	}
+	randombytes_buf(msg_id, sizeof(msg_id));
+	rc = bc_e2e_seal(t->e, (const uint8_t(*)[BC_E2E_ID_LEN])ids, n, msg_id,
+			 msg, mlen, now_s(), &bodies, &lens);
+	if (rc != BC_OK)
+		return rc;
+	for (size_t i = 0; rc == BC_OK && i < n; i++) {
+		bc_client_copy cp[BC_TALK_MAX_MEMBERS];
+		size_t nc = 0;
+		bc_client *c;
+		if (done[i])
+			continue;
+		for (size_t j = i; j < n; j++) {
+			if (done[j] || strcmp(readers[j]->relay, readers[i]->relay))
+				continue;
+			cp[nc].mailbox = readers[j]->mailbox;
+			cp[nc].cap = readers[j]->cap;
+			cp[nc].body = bodies[j];
+			cp[nc].body_len = lens[j];
+			nc++;
+			done[j] = true;
+		}
+		rc = client_for(t, readers[i]->relay, k->tkey, &c);
+		if (rc == BC_OK)
+			rc = bc_client_post(c, msg_id, cp, nc, NULL);
+	}
+	if (rc == BC_OK)
+		rc = bc_e2e_sent(t->e, msg_id);
+	bc_e2e_bodies_free(bodies, lens, n);
+	return rc;
+}
+
+int bc_talk_join(bc_talks *t, const char *invite, uint8_t id[BC_TALK_ID_LEN],
+		 char *title, size_t titlecap)
+{
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	bc_invite inv;
+	bc_talk_member *reg;
+	const bc_talk_member *readers[1];
+	char *relay = NULL;
+	bc_wr w;
+	uint8_t *msg = NULL;
+	size_t mlen = 0;
+	int rc;
+	memset(&inv, 0, sizeof(inv));
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	if ((rc = bc_invite_import(&inv, invite)) != BC_OK)
+		goto out;
+	if (bc_invite_expired(&inv, now_s())) {
+		rc = BC_ERR_STATE;
+		goto out;
+	}
+	if (talk_load(t, inv.channel, k) == BC_OK) {
+		rc = BC_ERR_CONFLICT; /* already in (or joining) this talk */
+		goto out;
+	}
+	memset(k, 0, sizeof(*k));
+	if ((rc = bc_relay_addr_format(&inv.relay, &relay)) != BC_OK)
+		goto out;
+	memcpy(k->info.id, inv.channel, BC_TALK_ID_LEN);
+	snprintf(k->info.title, sizeof(k->info.title), "%s", inv.title);
+	k->info.my_role = inv.role;
+	snprintf(k->info.my_side, sizeof(k->info.my_side), "%s", inv.side);
+	snprintf(k->relay, sizeof(k->relay), "%s", relay);
+	randombytes_buf(k->tkey, 32);
+	randombytes_buf(k->mailbox, 32);
+	randombytes_buf(k->cap, 32);
+	reg = &k->info.members[0];
+	reg->identity = inv.inviter;
+	if ((rc = bc_identity_fingerprint(&inv.inviter, reg->id)) != BC_OK)
+		goto out;
+	memcpy(k->registrar, reg->id, BC_E2E_ID_LEN);
+	reg->role = BC_ROLE_MEDIATOR;
+	snprintf(reg->relay, sizeof(reg->relay), "%s", relay);
+	memcpy(reg->mailbox, inv.mailbox, 32);
+	memcpy(reg->cap, inv.capability, 32);
+	k->info.nmembers = 1;
+	if ((rc = talk_commit(t, k)) != BC_OK)
+		goto out;
+	if ((rc = setup_mailbox(t, k)) != BC_OK)
+		goto out;
+	/* JOIN: the invite's secret, and how to reach us. */
+	bc_wr_init(&w, 4096);
+	bc_wr_u8(&w, MSG_VERSION);
+	bc_wr_raw(&w, k->info.id, BC_TALK_ID_LEN);
+	bc_wr_u8(&w, K_JOIN);
+	bc_wr_raw(&w, inv.secret, sizeof(inv.secret));
+	bc_wr_str(&w, k->relay);
+	bc_wr_raw(&w, k->mailbox, 32);
+	bc_wr_raw(&w, k->cap, 32);
+	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
+		goto out;
+	readers[0] = reg;
+	if ((rc = send_msg(t, k, readers, 1, msg, mlen)) != BC_OK)
+		goto out;
+	memcpy(id, k->info.id, BC_TALK_ID_LEN);
+	if (title)
+		snprintf(title, titlecap, "%s", k->info.title);
+	rc = log_event(t, k->info.id, K_JOIN, bc_e2e_id(t->e), 0, 0,
+		       "asked to join", NULL, 0);
+out:
+	bc_free_secret(msg, mlen);
+	bc_free(relay);
+	bc_invite_wipe(&inv);
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+int bc_talk_say(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		uint8_t audience, const uint8_t (*to)[BC_E2E_ID_LEN], size_t nto,
+		uint8_t label, const char *text)
+{
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	const bc_talk_member *readers[BC_TALK_MAX_MEMBERS];
+	uint8_t rids[BC_TALK_MAX_MEMBERS][BC_E2E_ID_LEN];
+	size_t n = 0;
+	const uint8_t *self;
+	bc_wr w;
+	uint8_t *msg = NULL;
+	size_t mlen = 0;
+	int rc;
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	self = bc_e2e_id(t->e);
+	if ((rc = talk_load(t, id, k)) != BC_OK)
+		goto out;
+	if (!k->info.joined || k->info.my_role == BC_ROLE_OBSERVER) {
+		rc = BC_ERR_FORBIDDEN;
+		goto out;
+	}
+	if (strlen(text) > BC_TALK_TEXT_MAX ||
+	    (label != BC_LABEL_NONE && audience != BC_AUD_CAUCUS)) {
+		rc = BC_ERR_INVALID;
+		goto out;
+	}
+	for (size_t i = 0; i < k->info.nmembers; i++) {
+		const bc_talk_member *m = &k->info.members[i];
+		bool take = false;
+		if (memcmp(m->id, self, BC_E2E_ID_LEN) == 0)
+			continue;
+		if (audience == BC_AUD_PLENARY)
+			take = true;
+		else if (audience == BC_AUD_CAUCUS)
+			take = m->role == BC_ROLE_MEDIATOR;
+		else if (audience == BC_AUD_DIRECT)
+			for (size_t j = 0; j < nto; j++)
+				if (memcmp(to[j], m->id, BC_E2E_ID_LEN) == 0)
+					take = true;
+		if (take) {
+			readers[n] = m;
+			memcpy(rids[n], m->id, BC_E2E_ID_LEN);
+			n++;
+		}
+	}
+	if (n == 0 || (audience == BC_AUD_DIRECT && n != nto)) {
+		rc = BC_ERR_NOTFOUND; /* nobody to say it to / unknown member */
+		goto out;
+	}
+	bc_wr_init(&w, BC_TALK_TEXT_MAX + 256);
+	bc_wr_u8(&w, MSG_VERSION);
+	bc_wr_raw(&w, k->info.id, BC_TALK_ID_LEN);
+	bc_wr_u8(&w, K_SAY);
+	bc_wr_u8(&w, audience);
+	bc_wr_u8(&w, label);
+	bc_wr_str(&w, text);
+	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
+		goto out;
+	if ((rc = send_msg(t, k, readers, n, msg, mlen)) != BC_OK)
+		goto out;
+	rc = log_event(t, k->info.id, K_SAY, self, audience, label, text,
+		       (const uint8_t(*)[BC_E2E_ID_LEN])rids, n);
+out:
+	bc_free_secret(msg, mlen);
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+/* ---- receiving ------------------------------------------------------------ */
+
+static int send_members(bc_talks *t, struct talk *k)
+{
+	const bc_talk_member *readers[BC_TALK_MAX_MEMBERS];
+	size_t n = 0;
+	bc_wr w;
+	uint8_t *msg = NULL;
+	size_t mlen = 0;
+	int rc;
+	bc_wr_init(&w, BC_STORE_VALUE_MAX);
+	bc_wr_u8(&w, MSG_VERSION);
+	bc_wr_raw(&w, k->info.id, BC_TALK_ID_LEN);
+	bc_wr_u8(&w, K_MEMBERS);
+	bc_wr_str(&w, k->info.title);
+	bc_wr_str(&w, k->info.rules);
+	bc_wr_u16(&w, (uint16_t)k->info.nmembers);
+	for (size_t i = 0; i < k->info.nmembers; i++) {
+		write_member(&w, &k->info.members[i]);
+		if (memcmp(k->info.members[i].id, bc_e2e_id(t->e),
+			   BC_E2E_ID_LEN) != 0)
+			readers[n++] = &k->info.members[i];
+	}
+	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
+		return rc;
+	rc = send_msg(t, k, readers, n, msg, mlen);
+	bc_free_secret(msg, mlen);
+	return rc;
+}
+
+static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
+		   bc_rd *r, bc_talk_event_fn fn, void *ctx)
+{
+	bc_invite probe;
+	uint8_t tag[TAG_LEN];
+	bc_talk_member m;
+	struct invite_rec *inv = NULL;
+	bc_talk_event ev;
+	int rc;
+	memset(&probe, 0, sizeof(probe));
+	memset(&m, 0, sizeof(m));
+	bc_rd_raw(r, probe.secret, sizeof(probe.secret));
+	read_str_into(r, m.relay, sizeof(m.relay));
+	bc_rd_raw(r, m.mailbox, 32);
+	bc_rd_raw(r, m.cap, 32);
+	if ((rc = bc_rd_end(r)) != BC_OK)
+		goto out;
+	if (!k->info.registrar) {
+		rc = BC_ERR_FORBIDDEN;
+		goto out;
+	}
+	memcpy(probe.channel, k->info.id, BC_TALK_ID_LEN);
+	if ((rc = bc_invite_secret_tag(&probe, tag)) != BC_OK)
+		goto out;
+	for (uint16_t i = 0; i < k->ninv; i++)
+		if (sodium_memcmp(k->inv[i].tag, tag, TAG_LEN) == 0)
+			inv = &k->inv[i];
+	if (inv == NULL || inv->used || member_by_id(k, from) != NULL ||
+	    k->info.nmembers >= BC_TALK_MAX_MEMBERS) {
+		/* An unknown or reused invite: refused, and said so. */
+		memset(&ev, 0, sizeof(ev));
+		memcpy(ev.from, from, BC_E2E_ID_LEN);
+		ev.kind = K_JOIN;
+		ev.time = now_s();
+		ev.text = inv == NULL ? "refused a join: unknown invite"
+			  : inv->used ? "refused a join: invite already used"
+				      : "refused a join: already a member or "
+					"the talk is full";
+		rc = log_event(t, k->info.id, K_JOIN, from, 0, 0, ev.text,
+			       NULL, 0);
+		if (rc == BC_OK && fn)
+			rc = fn(ctx, &ev);
+		goto out;
+	}
+	memcpy(m.id, from, BC_E2E_ID_LEN);
+	if ((rc = bc_e2e_peer_identity(t->e, from, &m.identity)) != BC_OK)
+		goto out;
+	m.role = inv->role;
+	snprintf(m.side, sizeof(m.side), "%s", inv->side);
+	inv->used = true;
+	k->info.members[k->info.nmembers++] = m;
+	if ((rc = talk_commit(t, k)) != BC_OK)
+		goto out;
+	if ((rc = send_members(t, k)) != BC_OK)
+		goto out;
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.from, from, BC_E2E_ID_LEN);
+	ev.kind = K_JOIN;
+	ev.time = now_s();
+	ev.text = "joined";
+	rc = log_event(t, k->info.id, K_JOIN, from, 0, 0, "joined", NULL, 0);
+	if (rc == BC_OK && fn)
+		rc = fn(ctx, &ev);
+out:
+	bc_invite_wipe(&probe);
+	sodium_memzero(&m, sizeof(m));
+	return rc;
+}
+
+static int on_members(bc_talks *t, struct talk *k, const uint8_t from[32],
+		      bc_rd *r, bc_talk_event_fn fn, void *ctx)
+{
+	bc_talk_info ni;
+	uint16_t n = 0;
+	bc_talk_event ev;
+	int rc;
+	if (memcmp(from, k->registrar, BC_E2E_ID_LEN) != 0)
+		return BC_ERR_FORBIDDEN; /* only the registrar says who is in */
+	ni = k->info;
+	read_str_into(r, ni.title, sizeof(ni.title));
+	read_str_into(r, ni.rules, sizeof(ni.rules));
+	if ((rc = bc_rd_count(r, BC_TALK_MAX_MEMBERS, &n)) != BC_OK)
+		return rc;
+	for (uint16_t i = 0; i < n; i++)
+		if ((rc = read_member(r, &ni.members[i])) != BC_OK)
+			return rc;
+	if ((rc = bc_rd_end(r)) != BC_OK)
+		return rc;
+	ni.nmembers = n;
+	ni.joined = false;
+	for (uint16_t i = 0; i < n; i++)
+		if (memcmp(ni.members[i].id, bc_e2e_id(t->e), BC_E2E_ID_LEN) ==
+		    0)
+			ni.joined = true;
+	k->info = ni;
+	if ((rc = talk_commit(t, k)) != BC_OK)
+		return rc;
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.from, from, BC_E2E_ID_LEN);
+	ev.kind = K_MEMBERS;
+	ev.time = now_s();
+	ev.text = "updated the member list";
+	rc = log_event(t, k->info.id, K_MEMBERS, from, 0, 0, ev.text, NULL, 0);
+	if (rc == BC_OK && fn)
+		rc = fn(ctx, &ev);
+	return rc;
+}
+
+static int on_say(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
+		  bc_rd *r, bc_talk_event_fn fn, void *ctx)
+{
+	bc_talk_event ev;
+	char *text = NULL;
+	uint8_t (*to)[BC_E2E_ID_LEN] = NULL;
+	size_t nto = 0;
+	int rc;
+	memset(&ev, 0, sizeof(ev));
+	bc_rd_u8(r, &ev.audience);
+	bc_rd_u8(r, &ev.label);
+	if ((rc = bc_rd_str(r, BC_TALK_TEXT_MAX, &text)) != BC_OK)
+		return rc;
+	if ((rc = bc_rd_end(r)) != BC_OK)
+		goto out;
+	if (member_by_id(k, m->meta.sender) == NULL) {
+		rc = BC_ERR_FORBIDDEN;
+		goto out;
+	}
+	/* The readers are the audience of the message, minus its author. */
+	to = bc_calloc(BC_TALK_MAX_MEMBERS, BC_E2E_ID_LEN);
+	if (to == NULL) {
+		rc = BC_ERR_NOMEM;
+		goto out;
+	}
+	for (uint16_t i = 0; i < m->meta.audience.count; i++)
+		if (memcmp(m->meta.audience.ids[i], m->meta.sender,
+			   BC_E2E_ID_LEN) != 0 &&
+		    nto < BC_TALK_MAX_MEMBERS)
+			memcpy(to[nto++], m->meta.audience.ids[i], BC_E2E_ID_LEN);
+	memcpy(ev.from, m->meta.sender, BC_E2E_ID_LEN);
+	ev.kind = K_SAY;
+	ev.time = now_s();
+	ev.text = text;
+	ev.to = (const uint8_t(*)[BC_E2E_ID_LEN])to;
+	ev.nto = nto;
+	rc = log_event(t, k->info.id, K_SAY, ev.from, ev.audience, ev.label,
+		       text, (const uint8_t(*)[BC_E2E_ID_LEN])to, nto);
+	if (rc == BC_OK && fn)
+		rc = fn(ctx, &ev);
+out:
+	bc_free(to);
+	if (text)
+		bc_free_secret(text, strlen(text) + 1);
+	return rc;
+}
+
+/* Handle one delivered message in talk k. Problems with its content are
+ * the sender's: they are logged, not fatal. */
+static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
+		      bc_talk_event_fn fn, void *ctx)
+{
+	bc_rd r;
+	uint8_t ver = 0, kind = 0;
+	const uint8_t *tid;
+	int rc = BC_OK;
+	bc_rd_init(&r, m->content, m->clen);
+	bc_rd_u8(&r, &ver);
+	bc_rd_ref(&r, BC_TALK_ID_LEN, &tid);
+	bc_rd_u8(&r, &kind);
+	if (r.err != BC_OK || ver != MSG_VERSION ||
+	    memcmp(tid, k->info.id, BC_TALK_ID_LEN) != 0)
+		return BC_OK; /* not for this talk: ignored */
+	if (kind == K_JOIN)
+		rc = on_join(t, k, m->meta.sender, &r, fn, ctx);
+	else if (kind == K_MEMBERS)
+		rc = on_members(t, k, m->meta.sender, &r, fn, ctx);
+	else if (kind == K_SAY)
+		rc = on_say(t, k, m, &r, fn, ctx);
+	if (rc == BC_ERR_MALFORMED || rc == BC_ERR_FORBIDDEN ||
+	    rc == BC_ERR_TOOBIG)
+		rc = log_event(t, k->info.id, EV_INTEGRITY, m->meta.sender, 0, 0,
+			       rc == BC_ERR_FORBIDDEN
+				       ? "refused a message its sender may not "
+					 "send"
+				       : "refused a malformed message",
+			       NULL, 0);
+	return rc;
+}
+
+struct fetched {
+	uint8_t id[BC_MSGID_LEN];
+	uint8_t *body;
+	size_t len;
+};
+
+struct fetch_ctx {
+	struct fetched *f;
+	size_t n, cap;
+};
+
+static int fetch_one(void *ctx, const uint8_t *mailbox, const bc_msg_item *m)
+{
+	struct fetch_ctx *c = ctx;
+	(void)mailbox;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 16;
+		struct fetched *nf = bc_realloc(c->f, nc * sizeof(*nf));
+		if (nf == NULL)
+			return BC_ERR_NOMEM;
+		c->f = nf;
+		c->cap = nc;
+	}
+	c->f[c->n].body = bc_memdup(m->body, m->body_len);
+	if (c->f[c->n].body == NULL)
+		return BC_ERR_NOMEM;
+	memcpy(c->f[c->n].id, m->msg_id, BC_MSGID_LEN);
+	c->f[c->n].len = m->body_len;
+	c->n++;
+	return BC_OK;
+}
+
+static int sync_talk(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		     bc_talk_event_fn fn, void *ctx)
+{
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	struct fetch_ctx fc = {NULL, 0, 0};
+	bc_client *c;
+	bool more = true;
+	int rc;
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	if ((rc = talk_load(t, id, k)) != BC_OK)
+		goto out;
+	if ((rc = client_for(t, k->relay, k->tkey, &c)) != BC_OK)
+		goto out;
+	while (rc == BC_OK && more) {
+		fc.n = 0;
+		rc = bc_client_fetch(c, k->mailbox, 0, 256, fetch_one, &fc,
+				     &more);
+		for (size_t i = 0; rc == BC_OK && i < fc.n; i++) {
+			bc_e2e_result res;
+			int orc = bc_e2e_open(t->e, fc.f[i].id, fc.f[i].body,
+					      fc.f[i].len, now_s(), &res);
+			if (orc == BC_ERR_STORAGE || orc == BC_ERR_NOMEM ||
+			    orc == BC_ERR_QUOTA) {
+				rc = orc;
+				break;
+			}
+			if (orc == BC_OK) {
+				for (size_t j = 0; rc == BC_OK && j < res.nreports;
+				     j++) {
+					const bc_tx_report *rep = &res.reports[j];
+					char line[256];
+					if (bc_tx_delivers(rep->kind) ||
+					    rep->kind == BC_TX_GAP)
+						continue;
+					(void)bc_transcript_report_format(
+						rep, line, sizeof(line));
+					rc = log_event(t, k->info.id,
+						       EV_INTEGRITY, rep->sender,
+						       0, 0, line, NULL, 0);
+				}
+				for (size_t j = 0; rc == BC_OK && j < res.nmsgs;
+				     j++) {
+					/* a member list may have changed */
+					if (j > 0 &&
+					    (rc = talk_load(t, id, k)) != BC_OK)
+						break;
+					rc = on_message(t, k, &res.msgs[j], fn,
+							ctx);
+				}
+				bc_e2e_result_clear(&res);
+			} else {
+				rc = log_event(t, k->info.id, EV_INTEGRITY,
+					       nobody, 0, 0,
+					       "refused a message that does not "
+					       "authenticate (forged or replayed)",
+					       NULL, 0);
+			}
+			if (rc == BC_OK)
+				rc = bc_client_ack(
+					c, k->mailbox,
+					(const uint8_t(*)[BC_MSGID_LEN])fc.f[i].id,
+					1, NULL);
+			if (rc == BC_OK)
+				rc = bc_e2e_acked(t->e, fc.f[i].id);
+			if (rc == BC_OK && i + 1 < fc.n &&
+			    (rc = talk_load(t, id, k)) != BC_OK)
+				break;
+		}
+		for (size_t i = 0; i < fc.n; i++)
+			bc_free_secret(fc.f[i].body, fc.f[i].len);
+	}
+out:
+	bc_free(fc.f);
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+struct all_ctx {
+	uint8_t ids[64][BC_TALK_ID_LEN];
+	size_t n;
+};
+
+static int collect_id(void *ctx, const bc_talk_info *info)
+{
+	struct all_ctx *a = ctx;
+	if (a->n < 64)
+		memcpy(a->ids[a->n++], info->id, BC_TALK_ID_LEN);
+	return BC_OK;
+}
+
+int bc_talk_sync(bc_talks *t, const uint8_t *id, bc_talk_event_fn fn,
+		 void *ctx)
+{
+	struct all_ctx *a;
+	int rc;
+	if (id != NULL)
+		return sync_talk(t, id, fn, ctx);
+	if ((a = bc_calloc(1, sizeof(*a))) == NULL)
+		return BC_ERR_NOMEM;
+	rc = bc_talk_list(t, collect_id, a);
+	for (size_t i = 0; rc == BC_OK && i < a->n; i++)
+		rc = sync_talk(t, a->ids[i], fn, ctx);
+	bc_free(a);
+	return rc;
+}
