@@ -387,11 +387,11 @@ static void test_large(void **state)
 
 	assert_non_null(t);
 	for (int i = 0; i < BC_PROPOSAL_MAX_TERMS; i++) {
-		t[i].key = malloc(16);
+		t[i].key = malloc(24);
 		t[i].text = malloc(BC_PROPOSAL_TEXT_MAX + 1);
 		assert_non_null(t[i].key);
 		assert_non_null(t[i].text);
-		snprintf(t[i].key, 16, "term-%d", i);
+		snprintf(t[i].key, 24, "term-%d", i);
 		memset(t[i].text, 'a' + i % 26, BC_PROPOSAL_TEXT_MAX);
 		t[i].text[BC_PROPOSAL_TEXT_MAX] = 0;
 	}
