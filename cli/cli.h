@@ -61,5 +61,11 @@ int cmd_relay(int argc, char **argv);
 extern const struct cli_cmd cli_identity_cmds[];
 int cmd_debug(int argc, char **argv);
 int cmd_agreement(int argc, char **argv);
+int cmd_talk(int argc, char **argv);
+int cmd_invite(int argc, char **argv);
+int cmd_join(int argc, char **argv);
+int cmd_say(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 
 #endif

@@ -33,6 +33,7 @@
 
 struct invite_rec {
 	uint8_t tag[TAG_LEN];
+	uint64_t expires;
 	uint8_t role;
 	char side[BC_TALK_SIDE_MAX + 1];
 	bool used;
@@ -44,6 +45,7 @@ struct talk {
 	uint8_t tkey[32];                  /* transport key for this talk */
 	uint8_t mailbox[32], cap[32];
 	uint8_t registrar[BC_E2E_ID_LEN];
+	bool members_pending; /* registrar: MEMBERS not yet sent to all */
 	uint16_t ninv;
 	struct invite_rec inv[MAX_INVITES];
 };
@@ -161,12 +163,14 @@ static int talk_save(bc_talks *t, const struct talk *k)
 	bc_wr_raw(&w, k->mailbox, 32);
 	bc_wr_raw(&w, k->cap, 32);
 	bc_wr_raw(&w, k->registrar, BC_E2E_ID_LEN);
+	bc_wr_bool(&w, k->members_pending);
 	bc_wr_u16(&w, (uint16_t)k->info.nmembers);
 	for (size_t i = 0; i < k->info.nmembers; i++)
 		write_member(&w, &k->info.members[i]);
 	bc_wr_u16(&w, k->ninv);
 	for (uint16_t i = 0; i < k->ninv; i++) {
 		bc_wr_raw(&w, k->inv[i].tag, TAG_LEN);
+		bc_wr_u64(&w, k->inv[i].expires);
 		bc_wr_u8(&w, k->inv[i].role);
 		bc_wr_str(&w, k->inv[i].side);
 		bc_wr_bool(&w, k->inv[i].used);
@@ -201,6 +205,7 @@ static int talk_decode(struct talk *k, const uint8_t *in, size_t len)
 	bc_rd_raw(&r, k->mailbox, 32);
 	bc_rd_raw(&r, k->cap, 32);
 	bc_rd_raw(&r, k->registrar, BC_E2E_ID_LEN);
+	bc_rd_bool(&r, &k->members_pending);
 	if ((rc = bc_rd_count(&r, BC_TALK_MAX_MEMBERS, &n)) != BC_OK)
 		return rc;
 	k->info.nmembers = n;
@@ -211,6 +216,7 @@ static int talk_decode(struct talk *k, const uint8_t *in, size_t len)
 		return rc;
 	for (uint16_t i = 0; i < k->ninv; i++) {
 		bc_rd_raw(&r, k->inv[i].tag, TAG_LEN);
+		bc_rd_u64(&r, &k->inv[i].expires);
 		bc_rd_u8(&r, &k->inv[i].role);
 		read_str_into(&r, k->inv[i].side, sizeof(k->inv[i].side));
 		bc_rd_bool(&r, &k->inv[i].used);
@@ -619,6 +625,7 @@ int bc_talk_invite(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN], uint8_t role,
 	if (rc != BC_OK)
 		goto out;
 	k->inv[k->ninv].role = role;
+	k->inv[k->ninv].expires = expires;
 	snprintf(k->inv[k->ninv].side, sizeof(k->inv[k->ninv].side), "%s",
 		 side ? side : "");
 	k->ninv++;
@@ -916,7 +923,8 @@ static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
 		if (sodium_memcmp(k->inv[i].tag, tag, TAG_LEN) == 0)
 			inv = &k->inv[i];
 	if (inv == NULL || inv->used || member_by_id(k, from) != NULL ||
-	    k->info.nmembers >= BC_TALK_MAX_MEMBERS) {
+	    k->info.nmembers >= BC_TALK_MAX_MEMBERS ||
+	    (inv->expires != 0 && now_s() >= inv->expires)) {
 		/* An unknown or reused invite: refused, and said so. */
 		memset(&ev, 0, sizeof(ev));
 		memcpy(ev.from, from, BC_E2E_ID_LEN);
@@ -924,8 +932,11 @@ static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
 		ev.time = now_s();
 		ev.text = inv == NULL ? "refused a join: unknown invite"
 			  : inv->used ? "refused a join: invite already used"
-				      : "refused a join: already a member or "
-					"the talk is full";
+			  : member_by_id(k, from) != NULL
+				  ? "refused a join: already a member"
+			  : k->info.nmembers >= BC_TALK_MAX_MEMBERS
+				  ? "refused a join: the talk is full"
+				  : "refused a join: the invite has expired";
 		rc = log_event(t, k->info.id, K_JOIN, from, 0, 0, ev.text,
 			       NULL, 0);
 		if (rc == BC_OK && fn)
@@ -939,10 +950,16 @@ static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
 	snprintf(m.side, sizeof(m.side), "%s", inv->side);
 	inv->used = true;
 	k->info.members[k->info.nmembers++] = m;
+	/* Recorded with the new member: if sending the list fails now, the
+	 * next sync sends it (the JOIN itself will not come again). */
+	k->members_pending = true;
 	if ((rc = talk_commit(t, k)) != BC_OK)
 		goto out;
-	if ((rc = send_members(t, k)) != BC_OK)
-		goto out;
+	if (send_members(t, k) == BC_OK) {
+		k->members_pending = false;
+		if ((rc = talk_commit(t, k)) != BC_OK)
+			goto out;
+	}
 	memset(&ev, 0, sizeof(ev));
 	memcpy(ev.from, from, BC_E2E_ID_LEN);
 	ev.kind = K_JOIN;
@@ -1015,6 +1032,38 @@ static int on_say(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 		rc = BC_ERR_FORBIDDEN;
 		goto out;
 	}
+	if (ev.audience < BC_AUD_CAUCUS || ev.audience > BC_AUD_PLENARY ||
+	    ev.label > BC_LABEL_ATTRIBUTED ||
+	    (ev.label != BC_LABEL_NONE && ev.audience != BC_AUD_CAUCUS)) {
+		rc = BC_ERR_MALFORMED;
+		goto out;
+	}
+	/* The claimed audience must be the real one (the readers the sender
+	 * sealed it for, which every reader's copy names): a caucus goes to
+	 * mediators only, a plenary statement to every member. */
+	{
+		size_t others = 0, readers = 0;
+		for (uint16_t i = 0; i < m->meta.audience.count; i++) {
+			const bc_talk_member *r2;
+			if (memcmp(m->meta.audience.ids[i], m->meta.sender,
+				   BC_E2E_ID_LEN) == 0)
+				continue;
+			readers++;
+			r2 = member_by_id(k, m->meta.audience.ids[i]);
+			if (r2 == NULL ||
+			    (ev.audience == BC_AUD_CAUCUS &&
+			     r2->role != BC_ROLE_MEDIATOR))
+				rc = BC_ERR_AUTH;
+		}
+		for (size_t i = 0; i < k->info.nmembers; i++)
+			if (memcmp(k->info.members[i].id, m->meta.sender,
+				   BC_E2E_ID_LEN) != 0)
+				others++;
+		if (ev.audience == BC_AUD_PLENARY && readers != others)
+			rc = BC_ERR_AUTH;
+		if (rc != BC_OK)
+			goto out;
+	}
 	/* The readers are the audience of the message, minus its author. */
 	to = bc_calloc(BC_TALK_MAX_MEMBERS, BC_E2E_ID_LEN);
 	if (to == NULL) {
@@ -1066,13 +1115,20 @@ static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 	else if (kind == K_SAY)
 		rc = on_say(t, k, m, &r, fn, ctx);
 	if (rc == BC_ERR_MALFORMED || rc == BC_ERR_FORBIDDEN ||
-	    rc == BC_ERR_TOOBIG)
+	    rc == BC_ERR_TOOBIG || rc == BC_ERR_AUTH)
 		rc = log_event(t, k->info.id, EV_INTEGRITY, m->meta.sender, 0, 0,
 			       rc == BC_ERR_FORBIDDEN
 				       ? "refused a message its sender may not "
 					 "send"
+			       : rc == BC_ERR_AUTH
+				       ? "refused a statement whose readers do "
+					 "not match its audience"
 				       : "refused a malformed message",
 			       NULL, 0);
+	else if (rc == BC_OK && kind != K_JOIN && kind != K_MEMBERS &&
+		 kind != K_SAY)
+		rc = log_event(t, k->info.id, EV_INTEGRITY, m->meta.sender, 0, 0,
+			       "skipped a message of an unknown kind", NULL, 0);
 	return rc;
 }
 
@@ -1122,6 +1178,11 @@ static int sync_talk(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 		goto out;
 	if ((rc = client_for(t, k->relay, k->tkey, &c)) != BC_OK)
 		goto out;
+	if (k->info.registrar && k->members_pending &&
+	    (rc = send_members(t, k)) == BC_OK) {
+		k->members_pending = false;
+		rc = talk_commit(t, k);
+	}
 	while (rc == BC_OK && more) {
 		fc.n = 0;
 		rc = bc_client_fetch(c, k->mailbox, 0, 256, fetch_one, &fc,

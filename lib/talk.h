@@ -18,11 +18,11 @@
  *
  * Talk messages (the content of e2e application messages; codec):
  *   u8 version (1) || fixed[16] talk id || u8 kind || body
- *   kind 1 JOIN     bytes secret(32) || string relay || mailbox(32) ||
- *                   cap(32) || fixed[32] rules hash
- *   kind 2 MEMBERS  string title || string rules || u8 state ||
- *                   list<member>   member = identity(129) || u8 role ||
- *                   string side || string relay || mailbox(32) || cap(32)
+ *   kind 1 JOIN     fixed[32] secret || string relay || mailbox(32) ||
+ *                   cap(32)
+ *   kind 2 MEMBERS  string title || string rules || list<member>
+ *                   member = identity(129) || u8 role || string side ||
+ *                   string relay || mailbox(32) || cap(32)
  *   kind 3 SAY      u8 audience || u8 label || string text
  * (docs/PROTOCOL.md §16 is normative.)
  *

@@ -1,0 +1,1055 @@
+/*
+ * cmd_talk.c - talks: create, invite, join, say, sync, read the timeline.
+ *
+ *   backchannel talk new --relay ADDR --title TITLE [--rules TEXT]
+ *                        [--role ROLE] [--side LABEL]
+ *   backchannel talk list [--json]
+ *   backchannel talk show TALK [--json]
+ *   backchannel invite TALK --role ROLE [--side LABEL] [--expires HOURS]
+ *   backchannel join INVITE
+ *   backchannel say TALK [--caucus|--direct FP,...|--plenary]
+ *                   [--label LABEL] TEXT
+ *   backchannel sync [TALK] [--json]
+ *   backchannel log TALK [--json]
+ *
+ * TALK is a talk id (32 hex digits) or a unique prefix of one. Members are
+ * shown by side (parties) or role and the first 8 hex digits of their
+ * fingerprint. Text from other members is printed with control characters
+ * escaped so that it cannot drive the terminal. Invites hold secrets: they
+ * go to stdout only.
+ */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cli.h"
+#include "e2e.h"
+#include "encoding.h"
+#include "identity.h"
+#include "internal.h"
+#include "profile.h"
+#include "talk.h"
+
+#define FP_PREFIX 4 /* bytes of a fingerprint shown (8 hex digits) */
+#define MAX_TALKS 1024
+
+/* ---- opening the profile --------------------------------------------- */
+
+struct ctx {
+	bc_store *st;
+	bc_talks *t;
+};
+
+static int ctx_open(struct ctx *c)
+{
+	const char *why = NULL;
+	int rc;
+	c->st = NULL;
+	c->t = NULL;
+	rc = bc_profile_open(NULL, 0, &c->st, &why);
+	if (rc != BC_OK) {
+		cli_err("%s", why ? why : bc_strerror(rc));
+		return rc;
+	}
+	rc = bc_talks_open(&c->t, c->st, (uint64_t)time(NULL));
+	if (rc != BC_OK) {
+		cli_err("cannot load the talks: %s", bc_strerror(rc));
+		bc_store_close(c->st);
+		c->st = NULL;
+	}
+	return rc;
+}
+
+static void ctx_close(struct ctx *c)
+{
+	bc_talks_free(c->t);
+	bc_store_close(c->st);
+	c->t = NULL;
+	c->st = NULL;
+}
+
+static int find_talk(struct ctx *c, const char *s, uint8_t id[BC_TALK_ID_LEN])
+{
+	int rc = bc_talk_find(c->t, s, id);
+	if (rc == BC_ERR_NOTFOUND)
+		cli_err("no talk '%s' in this profile (see 'backchannel talk "
+			"list')",
+			s);
+	else if (rc == BC_ERR_CONFLICT)
+		cli_err("'%s' matches more than one talk: give more digits", s);
+	else if (rc == BC_ERR_INVALID || rc == BC_ERR_MALFORMED)
+		cli_err("'%s' is not a talk id (hex digits expected)", s);
+	else if (rc != BC_OK)
+		cli_err("cannot look up talk '%s': %s", s, bc_strerror(rc));
+	return rc;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static int parse_role(const char *s, uint8_t *role)
+{
+	if (strcmp(s, "party") == 0)
+		*role = BC_ROLE_PARTY;
+	else if (strcmp(s, "mediator") == 0)
+		*role = BC_ROLE_MEDIATOR;
+	else if (strcmp(s, "observer") == 0)
+		*role = BC_ROLE_OBSERVER;
+	else {
+		cli_err("unknown role '%s' (party, mediator or observer)", s);
+		return BC_ERR_INVALID;
+	}
+	return BC_OK;
+}
+
+static int parse_label(const char *s, uint8_t *label)
+{
+	if (strcmp(s, "private") == 0)
+		*label = BC_LABEL_PRIVATE;
+	else if (strcmp(s, "paraphrase") == 0)
+		*label = BC_LABEL_PARAPHRASE;
+	else if (strcmp(s, "verbatim") == 0)
+		*label = BC_LABEL_VERBATIM;
+	else if (strcmp(s, "attributed") == 0)
+		*label = BC_LABEL_ATTRIBUTED;
+	else {
+		cli_err("unknown label '%s' (private, paraphrase, verbatim or "
+			"attributed)",
+			s);
+		return BC_ERR_INVALID;
+	}
+	return BC_OK;
+}
+
+/* ---- printing ----------------------------------------------------------- */
+
+static const char *name_or(const char *s, const char *dflt)
+{
+	return s != NULL && *s != '\0' ? s : dflt;
+}
+
+static void print_hex(FILE *f, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+}
+
+/* Text from others, with control characters escaped (one line). */
+static void print_safe(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\\')
+			fputs("\\\\", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
+static void print_time(FILE *f, uint64_t t)
+{
+	char buf[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (gmtime_r(&tt, &tm) != NULL &&
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		fputs(buf, f);
+	else
+		fprintf(f, "%llu", (unsigned long long)t);
+}
+
+static const bc_talk_member *member_of(const bc_talk_info *info,
+				       const uint8_t id[BC_E2E_ID_LEN])
+{
+	if (info == NULL)
+		return NULL;
+	for (size_t i = 0; i < info->nmembers; i++)
+		if (memcmp(info->members[i].id, id, BC_E2E_ID_LEN) == 0)
+			return &info->members[i];
+	return NULL;
+}
+
+/* "US:1a2b3c4d" for a party, "mediator:1a2b3c4d" otherwise. */
+static void print_who(FILE *f, const bc_talk_info *info,
+		      const uint8_t id[BC_E2E_ID_LEN])
+{
+	const bc_talk_member *m = member_of(info, id);
+	if (m == NULL)
+		fputs("?", f);
+	else if (m->side[0] != '\0')
+		print_safe(f, m->side);
+	else
+		fputs(name_or(bc_talk_role_name(m->role), "?"), f);
+	fputc(':', f);
+	print_hex(f, id, FP_PREFIX);
+}
+
+static const char *kind_name(uint8_t k)
+{
+	switch (k) {
+	case 1: return "join";
+	case 2: return "members";
+	case 3: return "say";
+	case 100: return "integrity";
+	default: return "event";
+	}
+}
+
+static void print_event_text(const bc_talk_info *info, const bc_talk_event *ev)
+{
+	print_time(stdout, ev->time);
+	printf(" %s ", kind_name(ev->kind));
+	print_who(stdout, info, ev->from);
+	if (ev->kind == 3) {
+		printf(" %s", name_or(bc_talk_audience_name(ev->audience), "?"));
+		if (ev->audience == BC_AUD_DIRECT) {
+			for (size_t i = 0; i < ev->nto; i++) {
+				fputc(i == 0 ? '(' : ',', stdout);
+				print_who(stdout, info, ev->to[i]);
+			}
+			if (ev->nto > 0)
+				fputc(')', stdout);
+		}
+		printf(" %s", ev->label == BC_LABEL_NONE
+				      ? "-"
+				      : name_or(bc_talk_label_name(ev->label),
+						"?"));
+	} else {
+		fputs(" - -", stdout);
+	}
+	fputc(' ', stdout);
+	print_safe(stdout, ev->text ? ev->text : "");
+	fputc('\n', stdout);
+}
+
+static void print_event_json(const bc_talk_info *info, const bc_talk_event *ev,
+			     bool first)
+{
+	const bc_talk_member *m = member_of(info, ev->from);
+	printf("%s{\"talk\":", first ? "" : ",");
+	json_hex(stdout, info->id, BC_TALK_ID_LEN);
+	printf(",\"time\":%llu,\"kind\":", (unsigned long long)ev->time);
+	json_str(stdout, kind_name(ev->kind), strlen(kind_name(ev->kind)));
+	printf(",\"from\":");
+	json_hex(stdout, ev->from, BC_E2E_ID_LEN);
+	if (m != NULL) {
+		const char *r = name_or(bc_talk_role_name(m->role), "?");
+		printf(",\"from_role\":");
+		json_str(stdout, r, strlen(r));
+		printf(",\"from_side\":");
+		json_str(stdout, m->side, strlen(m->side));
+	}
+	if (ev->kind == 3) {
+		const char *a = name_or(bc_talk_audience_name(ev->audience), "?");
+		const char *l = ev->label == BC_LABEL_NONE
+					? ""
+					: name_or(bc_talk_label_name(ev->label),
+						  "?");
+		printf(",\"audience\":");
+		json_str(stdout, a, strlen(a));
+		printf(",\"label\":");
+		json_str(stdout, l, strlen(l));
+		printf(",\"to\":[");
+		for (size_t i = 0; i < ev->nto; i++) {
+			if (i > 0)
+				fputc(',', stdout);
+			json_hex(stdout, ev->to[i], BC_E2E_ID_LEN);
+		}
+		fputc(']', stdout);
+	}
+	printf(",\"text\":");
+	json_str(stdout, ev->text ? ev->text : "",
+		 ev->text ? strlen(ev->text) : 0);
+	fputc('}', stdout);
+}
+
+/* ---- talk new / list / show -------------------------------------------- */
+
+static int talk_new(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"relay", required_argument, 0, 'r'},
+		{"title", required_argument, 0, 't'},
+		{"rules", required_argument, 0, 'R'},
+		{"role", required_argument, 0, 'o'},
+		{"side", required_argument, 0, 's'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	const char *relay = NULL, *title = NULL, *rules = "", *side = "";
+	uint8_t role = BC_ROLE_MEDIATOR, id[BC_TALK_ID_LEN];
+	bc_relay_addr addr;
+	struct ctx c;
+	int ch, rc;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': relay = optarg; break;
+		case 't': title = optarg; break;
+		case 'R': rules = optarg; break;
+		case 's': side = optarg; break;
+		case 'o':
+			if (parse_role(optarg, &role) != BC_OK)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			printf("usage: backchannel talk new --relay ADDR --title "
+			       "TITLE [--rules TEXT]\n"
+			       "                            [--role "
+			       "mediator|party|observer] [--side LABEL]\n\n"
+			       "Create a talk hosted on the relay ADDR, with "
+			       "this profile as its registrar\n(the member who "
+			       "invites the others). The role defaults to "
+			       "mediator; a party\nneeds a side label. Prints "
+			       "the talk id.\n");
+			return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc || relay == NULL || title == NULL) {
+		cli_err("usage: backchannel talk new --relay ADDR --title TITLE "
+			"[--rules TEXT] [--role ROLE] [--side LABEL]");
+		return EXIT_USAGE;
+	}
+	if (role == BC_ROLE_PARTY && *side == '\0') {
+		cli_err("a party needs a side label (--side)");
+		return EXIT_USAGE;
+	}
+	if (role != BC_ROLE_PARTY && *side != '\0') {
+		cli_err("only a party has a side label");
+		return EXIT_USAGE;
+	}
+	if (strlen(title) == 0 || strlen(title) > BC_TALK_TITLE_MAX) {
+		cli_err("the title must be 1..%d bytes", BC_TALK_TITLE_MAX);
+		return EXIT_USAGE;
+	}
+	if (strlen(rules) > BC_TALK_RULES_MAX) {
+		cli_err("the rules must be at most %d bytes", BC_TALK_RULES_MAX);
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_parse_relay(relay, &addr)) != BC_OK)
+		return cli_status(rc);
+	if ((rc = ctx_open(&c)) != BC_OK)
+		return cli_status(rc);
+	rc = bc_talk_create(c.t, relay, title, rules, role, side, id);
+	if (rc != BC_OK)
+		cli_err("cannot create the talk: %s", bc_strerror(rc));
+	else if (g_json) {
+		printf("{\"talk\":");
+		json_hex(stdout, id, BC_TALK_ID_LEN);
+		printf("}\n");
+	} else {
+		print_hex(stdout, id, BC_TALK_ID_LEN);
+		fputc('\n', stdout);
+	}
+	ctx_close(&c);
+	return cli_status(rc);
+}
+
+static void info_json(const bc_talk_info *info)
+{
+	const char *r = name_or(bc_talk_role_name(info->my_role), "?");
+	printf("{\"talk\":");
+	json_hex(stdout, info->id, BC_TALK_ID_LEN);
+	printf(",\"title\":");
+	json_str(stdout, info->title, strlen(info->title));
+	printf(",\"rules\":");
+	json_str(stdout, info->rules, strlen(info->rules));
+	printf(",\"registrar\":%s,\"joined\":%s,\"role\":",
+	       info->registrar ? "true" : "false",
+	       info->joined ? "true" : "false");
+	json_str(stdout, r, strlen(r));
+	printf(",\"side\":");
+	json_str(stdout, info->my_side, strlen(info->my_side));
+	printf(",\"members\":[");
+	for (size_t i = 0; i < info->nmembers; i++) {
+		const bc_talk_member *m = &info->members[i];
+		const char *mr = name_or(bc_talk_role_name(m->role), "?");
+		printf("%s{\"fingerprint\":", i ? "," : "");
+		json_hex(stdout, m->id, BC_E2E_ID_LEN);
+		printf(",\"role\":");
+		json_str(stdout, mr, strlen(mr));
+		printf(",\"side\":");
+		json_str(stdout, m->side, strlen(m->side));
+		printf("}");
+	}
+	printf("]}");
+}
+
+struct list_ctx {
+	size_t n;
+};
+
+static int list_one(void *vctx, const bc_talk_info *info)
+{
+	struct list_ctx *lc = vctx;
+	if (g_json) {
+		if (lc->n > 0)
+			fputc(',', stdout);
+		info_json(info);
+	} else {
+		print_hex(stdout, info->id, BC_TALK_ID_LEN);
+		printf("  %-8s %-10s %2zu members  ",
+		       name_or(bc_talk_role_name(info->my_role), "?"),
+		       info->joined ? "joined" : "pending", info->nmembers);
+		print_safe(stdout, info->title);
+		fputc('\n', stdout);
+	}
+	lc->n++;
+	return BC_OK;
+}
+
+static int talk_list(int argc, char **argv)
+{
+	struct list_ctx lc = {0};
+	struct ctx c;
+	int rc;
+	if (cli_wants_help(argc, argv)) {
+		printf("usage: backchannel talk list [--json]\n\n"
+		       "List this profile's talks: id, my role, whether the "
+		       "registrar has confirmed\nmy membership, member count "
+		       "and title.\n");
+		return 0;
+	}
+	if (argc != 1) {
+		cli_err("usage: backchannel talk list [--json]");
+		return EXIT_USAGE;
+	}
+	if ((rc = ctx_open(&c)) != BC_OK)
+		return cli_status(rc);
+	if (g_json)
+		fputc('[', stdout);
+	rc = bc_talk_list(c.t, list_one, &lc);
+	if (g_json)
+		printf("]\n");
+	if (rc != BC_OK)
+		cli_err("cannot list the talks: %s", bc_strerror(rc));
+	ctx_close(&c);
+	return cli_status(rc);
+}
+
+static int talk_show(int argc, char **argv)
+{
+	uint8_t id[BC_TALK_ID_LEN];
+	bc_talk_info *info;
+	struct ctx c;
+	int rc;
+	if (cli_wants_help(argc, argv)) {
+		printf("usage: backchannel talk show TALK [--json]\n\n"
+		       "Show a talk: title, ground rules, my role and side, "
+		       "and the members with\ntheir role, side and "
+		       "fingerprint.\n");
+		return 0;
+	}
+	if (argc != 2) {
+		cli_err("usage: backchannel talk show TALK [--json]");
+		return EXIT_USAGE;
+	}
+	if ((info = bc_calloc(1, sizeof(*info))) == NULL) {
+		cli_err("out of memory");
+		return 1;
+	}
+	if ((rc = ctx_open(&c)) != BC_OK) {
+		bc_free(info);
+		return cli_status(rc);
+	}
+	if ((rc = find_talk(&c, argv[1], id)) == BC_OK &&
+	    (rc = bc_talk_get(c.t, id, info)) != BC_OK)
+		cli_err("cannot read the talk: %s", bc_strerror(rc));
+	if (rc == BC_OK && g_json) {
+		info_json(info);
+		fputc('\n', stdout);
+	} else if (rc == BC_OK) {
+		printf("talk      ");
+		print_hex(stdout, info->id, BC_TALK_ID_LEN);
+		printf("\ntitle     ");
+		print_safe(stdout, info->title);
+		printf("\nrules     ");
+		print_safe(stdout, info->rules);
+		printf("\nmy role   %s",
+		       name_or(bc_talk_role_name(info->my_role), "?"));
+		if (info->my_side[0] != '\0') {
+			printf(" (side ");
+			print_safe(stdout, info->my_side);
+			fputc(')', stdout);
+		}
+		printf("%s\nstatus    %s\nmembers   %zu\n",
+		       info->registrar ? ", registrar" : "",
+		       info->joined ? "joined"
+				    : "pending (the registrar has not "
+				      "synced yet)",
+		       info->nmembers);
+		for (size_t i = 0; i < info->nmembers; i++) {
+			const bc_talk_member *m = &info->members[i];
+			printf("  ");
+			print_hex(stdout, m->id, 8);
+			printf("  %-8s ",
+			       name_or(bc_talk_role_name(m->role), "?"));
+			print_safe(stdout, m->side[0] ? m->side : "-");
+			fputc('\n', stdout);
+		}
+	}
+	ctx_close(&c);
+	sodium_memzero(info, sizeof(*info));
+	bc_free(info);
+	return cli_status(rc);
+}
+
+static const struct cli_cmd talk_cmds[] = {
+	{"new", talk_new, "create a talk (you become its registrar)"},
+	{"list", talk_list, "list this profile's talks"},
+	{"show", talk_show, "a talk's rules, roles and members"},
+	{NULL, NULL, NULL},
+};
+
+int cmd_talk(int argc, char **argv)
+{
+	return cli_dispatch("backchannel talk", talk_cmds, argc, argv);
+}
+
+/* ---- invite / join ------------------------------------------------------ */
+
+int cmd_invite(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"role", required_argument, 0, 'o'},
+		{"side", required_argument, 0, 's'},
+		{"expires", required_argument, 0, 'e'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	const char *side = "";
+	uint8_t role = 0, id[BC_TALK_ID_LEN];
+	uint64_t expires = 0;
+	char *text = NULL, *end;
+	unsigned long long hours;
+	struct ctx c;
+	int ch, rc;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			if (parse_role(optarg, &role) != BC_OK)
+				return EXIT_USAGE;
+			break;
+		case 's': side = optarg; break;
+		case 'e':
+			hours = strtoull(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    hours == 0 || hours > 24ull * 366) {
+				cli_err("--expires takes a number of hours "
+					"(1..8784)");
+				return EXIT_USAGE;
+			}
+			expires = (uint64_t)time(NULL) + hours * 3600;
+			break;
+		case 'h':
+			printf("usage: backchannel invite TALK --role "
+			       "party|mediator|observer [--side LABEL]\n"
+			       "                          [--expires HOURS]\n\n"
+			       "Issue a one-time invite to TALK (registrar "
+			       "only); a party needs a side label.\nPrints the "
+			       "invite string: it holds secrets, so hand it over "
+			       "privately,\nand only once.\n");
+			return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || role == 0) {
+		cli_err("usage: backchannel invite TALK --role ROLE [--side "
+			"LABEL] [--expires HOURS]");
+		return EXIT_USAGE;
+	}
+	if (role == BC_ROLE_PARTY && *side == '\0') {
+		cli_err("a party needs a side label (--side)");
+		return EXIT_USAGE;
+	}
+	if (role != BC_ROLE_PARTY && *side != '\0') {
+		cli_err("only a party has a side label");
+		return EXIT_USAGE;
+	}
+	if (strlen(side) > BC_TALK_SIDE_MAX) {
+		cli_err("the side label must be at most %d bytes",
+			BC_TALK_SIDE_MAX);
+		return EXIT_USAGE;
+	}
+	if ((rc = ctx_open(&c)) != BC_OK)
+		return cli_status(rc);
+	if ((rc = find_talk(&c, argv[optind], id)) == BC_OK) {
+		rc = bc_talk_invite(c.t, id, role, side, expires, &text);
+		if (rc == BC_ERR_FORBIDDEN)
+			cli_err("only the talk's registrar can invite");
+		else if (rc != BC_OK)
+			cli_err("cannot issue the invite: %s", bc_strerror(rc));
+	}
+	if (rc == BC_OK) {
+		printf("%s\n", text);
+		fflush(stdout);
+	}
+	if (text != NULL) {
+		sodium_memzero(text, strlen(text));
+		bc_free(text);
+	}
+	ctx_close(&c);
+	return cli_status(rc);
+}
+
+int cmd_join(int argc, char **argv)
+{
+	uint8_t id[BC_TALK_ID_LEN];
+	char title[BC_TALK_TITLE_MAX + 1] = "";
+	struct ctx c;
+	int rc;
+	if (cli_wants_help(argc, argv)) {
+		printf("usage: backchannel join INVITE\n\n"
+		       "Join a talk with an invite (accepting its ground "
+		       "rules). The membership is\npending until the "
+		       "registrar syncs; run 'backchannel sync' after "
+		       "that.\n");
+		return 0;
+	}
+	if (argc != 2) {
+		cli_err("usage: backchannel join INVITE");
+		return EXIT_USAGE;
+	}
+	if ((rc = ctx_open(&c)) != BC_OK)
+		return cli_status(rc);
+	rc = bc_talk_join(c.t, argv[1], id, title, sizeof(title));
+	if (rc == BC_ERR_CHECKSUM)
+		cli_err("that invite has a typo (checksum mismatch): copy it "
+			"again");
+	else if (rc == BC_ERR_MALFORMED || rc == BC_ERR_INVALID)
+		cli_err("that is not a valid invite (expected bci...)");
+	else if (rc == BC_ERR_PINNING)
+		cli_err("the relay's key is not the one the invite names");
+	else if (rc == BC_ERR_CONFLICT)
+		cli_err("this profile is already in that talk");
+	else if (rc == BC_ERR_STATE)
+		cli_err("that invite has expired: ask for a new one");
+	else if (rc != BC_OK)
+		cli_err("cannot join: %s", bc_strerror(rc));
+	if (rc == BC_OK && g_json) {
+		printf("{\"talk\":");
+		json_hex(stdout, id, BC_TALK_ID_LEN);
+		printf(",\"title\":");
+		json_str(stdout, title, strlen(title));
+		printf(",\"joined\":false}\n");
+	} else if (rc == BC_OK) {
+		printf("talk    ");
+		print_hex(stdout, id, BC_TALK_ID_LEN);
+		printf("\ntitle   ");
+		print_safe(stdout, title);
+		printf("\nstatus  pending: the membership is confirmed when "
+		       "the registrar syncs\n");
+	}
+	ctx_close(&c);
+	/* a checksum error and a mistyped invite are security refusals */
+	return rc == BC_ERR_MALFORMED ? EXIT_SECURITY : cli_status(rc);
+}
+
+/* ---- say ---------------------------------------------------------------- */
+
+/* Resolve "fp,fp,..." (hex prefixes) against the talk's members. */
+static int resolve_direct(const bc_talk_info *info, const uint8_t *self,
+			  const char *list, uint8_t (*to)[BC_E2E_ID_LEN],
+			  size_t *nto)
+{
+	char hex[2 * BC_E2E_ID_LEN + 1];
+	const char *p = list;
+	*nto = 0;
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+		const bc_talk_member *hit = NULL;
+		if (len == 0 || len > 2 * BC_E2E_ID_LEN ||
+		    strspn(p, "0123456789abcdefABCDEF") < len) {
+			cli_err("--direct takes fingerprint prefixes (hex) "
+				"separated by commas");
+			return BC_ERR_INVALID;
+		}
+		for (size_t i = 0; i < info->nmembers; i++) {
+			if (bc_hex_encode(info->members[i].id, BC_E2E_ID_LEN,
+					  hex, sizeof(hex)) != BC_OK)
+				return BC_ERR_INTERNAL;
+			if (strncasecmp(hex, p, len) != 0)
+				continue;
+			if (hit != NULL) {
+				cli_err("'%.*s' matches more than one member: "
+					"give more digits",
+					(int)len, p);
+				return BC_ERR_INVALID;
+			}
+			hit = &info->members[i];
+		}
+		if (hit == NULL) {
+			cli_err("no member of this talk has a fingerprint "
+				"starting with '%.*s' (see 'backchannel talk "
+				"show')",
+				(int)len, p);
+			return BC_ERR_NOTFOUND;
+		}
+		/* the author always reads what it says: not a recipient */
+		if (memcmp(hit->id, self, BC_E2E_ID_LEN) == 0)
+			hit = NULL;
+		for (size_t i = 0; hit != NULL && i < *nto; i++)
+			if (memcmp(to[i], hit->id, BC_E2E_ID_LEN) == 0)
+				hit = NULL;
+		if (hit != NULL) {
+			if (*nto == BC_TALK_MAX_MEMBERS)
+				return BC_ERR_INVALID;
+			memcpy(to[(*nto)++], hit->id, BC_E2E_ID_LEN);
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (*nto == 0) {
+		cli_err("--direct needs at least one member other than you");
+		return BC_ERR_INVALID;
+	}
+	return BC_OK;
+}
+
+int cmd_say(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"caucus", no_argument, 0, 'c'},
+		{"direct", required_argument, 0, 'd'},
+		{"plenary", no_argument, 0, 'p'},
+		{"label", required_argument, 0, 'l'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	uint8_t audience = 0, label = BC_LABEL_NONE, id[BC_TALK_ID_LEN];
+	uint8_t(*to)[BC_E2E_ID_LEN] = NULL;
+	const char *direct = NULL;
+	bc_talk_info *info = NULL;
+	size_t nto = 0;
+	struct ctx c;
+	int ch, rc, naud = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': audience = BC_AUD_CAUCUS; naud++; break;
+		case 'p': audience = BC_AUD_PLENARY; naud++; break;
+		case 'd':
+			audience = BC_AUD_DIRECT;
+			direct = optarg;
+			naud++;
+			break;
+		case 'l':
+			if (parse_label(optarg, &label) != BC_OK)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			printf("usage: backchannel say TALK [--caucus | --direct "
+			       "FP,... | --plenary]\n"
+			       "                       [--label "
+			       "private|paraphrase|verbatim|attributed] "
+			       "TEXT\n\n"
+			       "Say TEXT in TALK. --plenary (the default): every "
+			       "member reads it;\n--caucus: only you and the "
+			       "mediator(s), with a disclosure --label that "
+			       "says\nwhat the mediator may pass on; --direct: "
+			       "only the members whose fingerprints\nstart with "
+			       "the given hex prefixes (the mediator does not "
+			       "read it).\n");
+			return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind + 2 != argc) {
+		cli_err("usage: backchannel say TALK [--caucus|--direct "
+			"FP,...|--plenary] [--label LABEL] TEXT");
+		return EXIT_USAGE;
+	}
+	if (naud > 1) {
+		cli_err("give one of --caucus, --direct and --plenary");
+		return EXIT_USAGE;
+	}
+	if (audience == 0)
+		audience = BC_AUD_PLENARY;
+	if (label != BC_LABEL_NONE && audience != BC_AUD_CAUCUS) {
+		cli_err("--label applies to caucus statements only");
+		return EXIT_USAGE;
+	}
+	if (audience == BC_AUD_CAUCUS && label == BC_LABEL_NONE)
+		label = BC_LABEL_PRIVATE; /* the safe default */
+	if (strlen(argv[optind + 1]) == 0 ||
+	    strlen(argv[optind + 1]) > BC_TALK_TEXT_MAX) {
+		cli_err("the text must be 1..%d bytes", BC_TALK_TEXT_MAX);
+		return EXIT_USAGE;
+	}
+	if ((rc = ctx_open(&c)) != BC_OK)
+		return cli_status(rc);
+	if ((rc = find_talk(&c, argv[optind], id)) != BC_OK)
+		goto out;
+	if (direct != NULL) {
+		info = bc_calloc(1, sizeof(*info));
+		to = bc_calloc(BC_TALK_MAX_MEMBERS, sizeof(*to));
+		if (info == NULL || to == NULL) {
+			cli_err("out of memory");
+			rc = BC_ERR_NOMEM;
+			goto out;
+		}
+		if ((rc = bc_talk_get(c.t, id, info)) != BC_OK) {
+			cli_err("cannot read the talk: %s", bc_strerror(rc));
+			goto out;
+		}
+		if ((rc = resolve_direct(info, bc_e2e_id(bc_talks_e2e(c.t)),
+					 direct, to, &nto)) != BC_OK) {
+			ctx_close(&c);
+			bc_free(info);
+			bc_free(to);
+			return EXIT_USAGE;
+		}
+	}
+	rc = bc_talk_say(c.t, id, audience, (const uint8_t(*)[BC_E2E_ID_LEN])to,
+			 nto, label, argv[optind + 1]);
+	if (rc == BC_ERR_STATE || rc == BC_ERR_FORBIDDEN)
+		cli_err("you cannot speak in this talk: observers cannot, and "
+			"a new member must wait until the registrar has synced "
+			"(then run 'backchannel sync')");
+	else if (rc == BC_ERR_NOTFOUND)
+		cli_err("nobody to say that to (a caucus is between a member "
+			"and the mediator: a mediator speaks to one party with "
+			"--direct)");
+	else if (rc != BC_OK)
+		cli_err("cannot send: %s", bc_strerror(rc));
+out:
+	ctx_close(&c);
+	if (info != NULL) {
+		sodium_memzero(info, sizeof(*info));
+		bc_free(info);
+	}
+	bc_free(to);
+	return cli_status(rc);
+}
+
+/* ---- sync / log --------------------------------------------------------- */
+
+/* Events are copied while the library runs and printed afterwards, when the
+ * member list (which the same sync may have changed) is known. */
+struct saved_event {
+	bc_talk_event ev;
+	char *text;
+	uint8_t (*to)[BC_E2E_ID_LEN];
+};
+
+struct events {
+	struct saved_event *v;
+	size_t n, cap;
+	int err;
+};
+
+static int save_event(void *vctx, const bc_talk_event *ev)
+{
+	struct events *es = vctx;
+	struct saved_event *s;
+	if (es->n == es->cap) {
+		size_t cap = es->cap ? 2 * es->cap : 16;
+		struct saved_event *v = bc_realloc(es->v, cap * sizeof(*v));
+		if (v == NULL) {
+			es->err = BC_ERR_NOMEM;
+			return BC_OK; /* keep the sync going; report later */
+		}
+		es->v = v;
+		es->cap = cap;
+	}
+	s = &es->v[es->n];
+	memset(s, 0, sizeof(*s));
+	s->ev = *ev;
+	s->text = bc_strdup(ev->text ? ev->text : "");
+	if (ev->nto > 0)
+		s->to = bc_calloc(ev->nto, sizeof(*s->to));
+	if (s->text == NULL || (ev->nto > 0 && s->to == NULL)) {
+		bc_free(s->text);
+		bc_free(s->to);
+		es->err = BC_ERR_NOMEM;
+		return BC_OK;
+	}
+	if (ev->nto > 0)
+		memcpy(s->to, ev->to, ev->nto * sizeof(*s->to));
+	s->ev.text = s->text;
+	s->ev.to = (const uint8_t(*)[BC_E2E_ID_LEN])s->to;
+	es->n++;
+	return BC_OK;
+}
+
+static void events_free(struct events *es)
+{
+	for (size_t i = 0; i < es->n; i++) {
+		if (es->v[i].text != NULL) {
+			sodium_memzero(es->v[i].text, strlen(es->v[i].text));
+			bc_free(es->v[i].text);
+		}
+		bc_free(es->v[i].to);
+	}
+	bc_free(es->v);
+	memset(es, 0, sizeof(*es));
+}
+
+/* Print the saved events of one talk; *first tracks JSON commas. */
+static void events_print(const bc_talk_info *info, const struct events *es,
+			 bool *first)
+{
+	for (size_t i = 0; i < es->n; i++) {
+		if (g_json) {
+			print_event_json(info, &es->v[i].ev, *first);
+			*first = false;
+		} else {
+			print_event_text(info, &es->v[i].ev);
+		}
+	}
+}
+
+struct ids {
+	uint8_t (*v)[BC_TALK_ID_LEN];
+	size_t n;
+};
+
+static int collect_id(void *vctx, const bc_talk_info *info)
+{
+	struct ids *ids = vctx;
+	if (ids->n == MAX_TALKS)
+		return BC_ERR_TOOBIG;
+	memcpy(ids->v[ids->n++], info->id, BC_TALK_ID_LEN);
+	return BC_OK;
+}
+
+int cmd_sync(int argc, char **argv)
+{
+	struct ids ids = {0};
+	struct events es = {0};
+	bc_talk_info *info = NULL;
+	bool first = true;
+	struct ctx c;
+	int rc, failed = BC_OK;
+	if (cli_wants_help(argc, argv)) {
+		printf("usage: backchannel sync [TALK] [--json]\n\n"
+		       "Fetch and process what is waiting for this member in "
+		       "TALK (default: every\ntalk), then print each new event "
+		       "on one line: time, kind, from (side or role\nand "
+		       "fingerprint prefix), audience, label and text. The "
+		       "registrar's sync also\naccepts joins and sends the "
+		       "member list.\n");
+		return 0;
+	}
+	if (argc > 2) {
+		cli_err("usage: backchannel sync [TALK] [--json]");
+		return EXIT_USAGE;
+	}
+	ids.v = bc_calloc(MAX_TALKS, sizeof(*ids.v));
+	info = bc_calloc(1, sizeof(*info));
+	if (ids.v == NULL || info == NULL) {
+		bc_free(ids.v);
+		bc_free(info);
+		cli_err("out of memory");
+		return 1;
+	}
+	if ((rc = ctx_open(&c)) != BC_OK) {
+		bc_free(ids.v);
+		bc_free(info);
+		return cli_status(rc);
+	}
+	if (argc == 2) {
+		if ((rc = find_talk(&c, argv[1], ids.v[0])) == BC_OK)
+			ids.n = 1;
+	} else if ((rc = bc_talk_list(c.t, collect_id, &ids)) != BC_OK) {
+		cli_err("cannot list the talks: %s", bc_strerror(rc));
+	}
+	if (rc != BC_OK)
+		goto out;
+	if (g_json)
+		fputc('[', stdout);
+	for (size_t i = 0; i < ids.n; i++) {
+		rc = bc_talk_sync(c.t, ids.v[i], save_event, &es);
+		if (rc == BC_OK && es.err != BC_OK)
+			rc = es.err;
+		if (rc != BC_OK) {
+			char hex[2 * BC_TALK_ID_LEN + 1];
+			if (bc_hex_encode(ids.v[i], BC_TALK_ID_LEN, hex,
+					  sizeof(hex)) != BC_OK)
+				hex[0] = '\0';
+			cli_err("talk %.8s: sync failed: %s", hex,
+				bc_strerror(rc));
+			failed = rc;
+		}
+		/* print what did arrive, even after a failure */
+		if (bc_talk_get(c.t, ids.v[i], info) != BC_OK) {
+			memset(info, 0, sizeof(*info));
+			memcpy(info->id, ids.v[i], BC_TALK_ID_LEN);
+		}
+		if (!g_json && ids.n > 1 && es.n > 0) {
+			printf("== talk ");
+			print_hex(stdout, info->id, FP_PREFIX);
+			fputc(' ', stdout);
+			print_safe(stdout, info->title);
+			fputc('\n', stdout);
+		}
+		events_print(info, &es, &first);
+		events_free(&es);
+	}
+	if (g_json)
+		printf("]\n");
+	rc = failed;
+out:
+	ctx_close(&c);
+	bc_free(ids.v);
+	sodium_memzero(info, sizeof(*info));
+	bc_free(info);
+	return cli_status(rc);
+}
+
+int cmd_log(int argc, char **argv)
+{
+	uint8_t id[BC_TALK_ID_LEN];
+	struct events es = {0};
+	bc_talk_info *info = NULL;
+	bool first = true;
+	struct ctx c;
+	int rc;
+	if (cli_wants_help(argc, argv)) {
+		printf("usage: backchannel log TALK [--json]\n\n"
+		       "Print the timeline of TALK as this member saw it, one "
+		       "event per line (see\n'backchannel sync').\n");
+		return 0;
+	}
+	if (argc != 2) {
+		cli_err("usage: backchannel log TALK [--json]");
+		return EXIT_USAGE;
+	}
+	if ((info = bc_calloc(1, sizeof(*info))) == NULL) {
+		cli_err("out of memory");
+		return 1;
+	}
+	if ((rc = ctx_open(&c)) != BC_OK) {
+		bc_free(info);
+		return cli_status(rc);
+	}
+	if ((rc = find_talk(&c, argv[1], id)) != BC_OK)
+		goto out;
+	if ((rc = bc_talk_get(c.t, id, info)) != BC_OK) {
+		cli_err("cannot read the talk: %s", bc_strerror(rc));
+		goto out;
+	}
+	rc = bc_talk_log(c.t, id, save_event, &es);
+	if (rc == BC_OK && es.err != BC_OK)
+		rc = es.err;
+	if (rc != BC_OK) {
+		cli_err("cannot read the timeline: %s", bc_strerror(rc));
+	} else {
+		if (g_json)
+			fputc('[', stdout);
+		events_print(info, &es, &first);
+		if (g_json)
+			printf("]\n");
+	}
+	events_free(&es);
+out:
+	ctx_close(&c);
+	sodium_memzero(info, sizeof(*info));
+	bc_free(info);
+	return cli_status(rc);
+}
