@@ -195,6 +195,7 @@ static const char *kind_name(uint8_t k)
 	case 1: return "join";
 	case 2: return "members";
 	case 3: return "say";
+	case 4: return "state";
 	case 100: return "integrity";
 	default: return "event";
 	}
@@ -365,6 +366,11 @@ static void info_json(const bc_talk_info *info)
 	json_str(stdout, r, strlen(r));
 	printf(",\"side\":");
 	json_str(stdout, info->my_side, strlen(info->my_side));
+	printf(",\"state\":\"%s\",\"state_by\":",
+	       bc_talk_state_name(info->state));
+	json_hex(stdout, info->state_by, BC_E2E_ID_LEN);
+	printf(",\"state_reason\":");
+	json_str(stdout, info->state_reason, strlen(info->state_reason));
 	printf(",\"members\":[");
 	for (size_t i = 0; i < info->nmembers; i++) {
 		const bc_talk_member *m = &info->members[i];
@@ -477,12 +483,21 @@ static int talk_show(int argc, char **argv)
 			print_safe(stdout, info->my_side);
 			fputc(')', stdout);
 		}
-		printf("%s\nstatus    %s\nmembers   %zu\n",
+		printf("%s\nstatus    %s\nstate     %s",
 		       info->registrar ? ", registrar" : "",
 		       info->joined ? "joined"
 				    : "pending (the registrar has not "
 				      "synced yet)",
-		       info->nmembers);
+		       bc_talk_state_name(info->state));
+		if (info->state != BC_TALK_OPEN) {
+			printf(" by ");
+			print_hex(stdout, info->state_by, FP_PREFIX);
+			if (info->state_reason[0] != '\0') {
+				printf(": ");
+				print_safe(stdout, info->state_reason);
+			}
+		}
+		printf("\nmembers   %zu\n", info->nmembers);
 		for (size_t i = 0; i < info->nmembers; i++) {
 			const bc_talk_member *m = &info->members[i];
 			printf("  ");
@@ -807,7 +822,10 @@ int cmd_say(int argc, char **argv)
 	}
 	rc = bc_talk_say(c.t, id, audience, (const uint8_t(*)[BC_E2E_ID_LEN])to,
 			 nto, label, argv[optind + 1]);
-	if (rc == BC_ERR_STATE || rc == BC_ERR_FORBIDDEN)
+	if (rc == BC_ERR_STATE)
+		cli_err("the talk is suspended or closed: only resume and close "
+			"may be sent (see 'backchannel talk show')");
+	else if (rc == BC_ERR_FORBIDDEN)
 		cli_err("you cannot speak in this talk: observers cannot, and "
 			"a new member must wait until the registrar has synced "
 			"(then run 'backchannel sync')");
@@ -1052,4 +1070,78 @@ out:
 	sodium_memzero(info, sizeof(*info));
 	bc_free(info);
 	return cli_status(rc);
+}
+
+/* ---- suspend, resume, close ------------------------------------------- */
+
+static int set_state(int argc, char **argv, uint8_t state, const char *usage,
+		     const char *help)
+{
+	static const struct option opts[] = {
+		{"reason", required_argument, 0, 'r'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	const char *reason = "";
+	uint8_t id[BC_TALK_ID_LEN];
+	struct ctx c;
+	int ch, rc;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': reason = optarg; break;
+		case 'h': printf("usage: %s\n\n%s\n", usage, help); return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_err("usage: %s", usage);
+		return EXIT_USAGE;
+	}
+	if (strlen(reason) > 256) {
+		cli_err("the reason is limited to 256 bytes");
+		return EXIT_USAGE;
+	}
+	if ((rc = ctx_open(&c)) != BC_OK)
+		return cli_status(rc);
+	if ((rc = find_talk(&c, argv[optind], id)) == BC_OK) {
+		rc = bc_talk_set_state(c.t, id, state, reason);
+		if (rc == BC_ERR_FORBIDDEN)
+			cli_err(state == BC_TALK_CLOSED
+					? "only a mediator may close a talk"
+					: "only a party may suspend or resume "
+					  "a talk");
+		else if (rc == BC_ERR_STATE)
+			cli_err("the talk is already %s",
+				state == BC_TALK_OPEN ? "open or closed"
+						      : "in that state or closed");
+		else if (rc != BC_OK)
+			cli_err("%s", bc_strerror(rc));
+		else
+			printf("talk %s\n", bc_talk_state_name(state));
+	}
+	ctx_close(&c);
+	return cli_status(rc);
+}
+
+int cmd_suspend(int argc, char **argv)
+{
+	return set_state(argc, argv, BC_TALK_SUSPENDED,
+			 "backchannel suspend TALK [--reason TEXT]",
+			 "Halt the talk (a party): until someone resumes it, "
+			 "members send nothing but\nresume and close. Every "
+			 "member is told, with the reason.");
+}
+
+int cmd_resume(int argc, char **argv)
+{
+	return set_state(argc, argv, BC_TALK_OPEN,
+			 "backchannel resume TALK [--reason TEXT]",
+			 "Resume a suspended talk (a party).");
+}
+
+int cmd_close(int argc, char **argv)
+{
+	return set_state(argc, argv, BC_TALK_CLOSED,
+			 "backchannel close TALK [--reason TEXT]",
+			 "Close the talk for good (a mediator).");
 }

@@ -26,6 +26,7 @@
 #define K_JOIN 1
 #define K_MEMBERS 2
 #define K_SAY 3
+#define K_STATE 4
 #define EV_INTEGRITY 100
 #define MAX_INVITES 256
 #define MAX_CLIENTS 8
@@ -80,6 +81,16 @@ const char *bc_talk_role_name(uint8_t r)
 	case BC_ROLE_MEDIATOR: return "mediator";
 	case BC_ROLE_OBSERVER: return "observer";
 	default: return "member";
+	}
+}
+
+const char *bc_talk_state_name(uint8_t st)
+{
+	switch (st) {
+	case BC_TALK_OPEN: return "open";
+	case BC_TALK_SUSPENDED: return "suspended";
+	case BC_TALK_CLOSED: return "closed";
+	default: return "?";
 	}
 }
 
@@ -158,6 +169,9 @@ static int talk_save(bc_talks *t, const struct talk *k)
 	bc_wr_u8(&w, k->info.my_role);
 	bc_wr_str(&w, k->info.my_side);
 	bc_wr_bool(&w, k->info.joined);
+	bc_wr_u8(&w, k->info.state);
+	bc_wr_raw(&w, k->info.state_by, BC_E2E_ID_LEN);
+	bc_wr_str(&w, k->info.state_reason);
 	bc_wr_str(&w, k->relay);
 	bc_wr_raw(&w, k->tkey, 32);
 	bc_wr_raw(&w, k->mailbox, 32);
@@ -200,6 +214,9 @@ static int talk_decode(struct talk *k, const uint8_t *in, size_t len)
 	bc_rd_u8(&r, &k->info.my_role);
 	read_str_into(&r, k->info.my_side, sizeof(k->info.my_side));
 	bc_rd_bool(&r, &k->info.joined);
+	bc_rd_u8(&r, &k->info.state);
+	bc_rd_raw(&r, k->info.state_by, BC_E2E_ID_LEN);
+	read_str_into(&r, k->info.state_reason, sizeof(k->info.state_reason));
 	read_str_into(&r, k->relay, sizeof(k->relay));
 	bc_rd_raw(&r, k->tkey, 32);
 	bc_rd_raw(&r, k->mailbox, 32);
@@ -477,6 +494,7 @@ int bc_talk_create(bc_talks *t, const char *relay, const char *title,
 	snprintf(k->info.rules, sizeof(k->info.rules), "%s", rules ? rules : "");
 	k->info.registrar = true;
 	k->info.joined = true;
+	k->info.state = BC_TALK_OPEN;
 	k->info.my_role = role;
 	snprintf(k->info.my_side, sizeof(k->info.my_side), "%s", side ? side : "");
 	snprintf(k->relay, sizeof(k->relay), "%s", relay);
@@ -746,6 +764,7 @@ int bc_talk_join(bc_talks *t, const char *invite, uint8_t id[BC_TALK_ID_LEN],
 	if ((rc = bc_relay_addr_format(&inv.relay, &relay)) != BC_OK)
 		goto out;
 	memcpy(k->info.id, inv.channel, BC_TALK_ID_LEN);
+	k->info.state = BC_TALK_OPEN;
 	snprintf(k->info.title, sizeof(k->info.title), "%s", inv.title);
 	k->info.my_role = inv.role;
 	snprintf(k->info.my_side, sizeof(k->info.my_side), "%s", inv.side);
@@ -816,6 +835,10 @@ int bc_talk_say(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 		goto out;
 	if (!k->info.joined || k->info.my_role == BC_ROLE_OBSERVER) {
 		rc = BC_ERR_FORBIDDEN;
+		goto out;
+	}
+	if (k->info.state != BC_TALK_OPEN) {
+		rc = BC_ERR_STATE; /* suspended or closed: nothing but state */
 		goto out;
 	}
 	if (strlen(text) > BC_TALK_TEXT_MAX ||
@@ -1028,7 +1051,8 @@ static int on_say(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 		return rc;
 	if ((rc = bc_rd_end(r)) != BC_OK)
 		goto out;
-	if (member_by_id(k, m->meta.sender) == NULL) {
+	if (member_by_id(k, m->meta.sender) == NULL ||
+	    k->info.state == BC_TALK_CLOSED) {
 		rc = BC_ERR_FORBIDDEN;
 		goto out;
 	}
@@ -1092,6 +1116,122 @@ out:
 	return rc;
 }
 
+/* Who may move a talk from one state to another (the same rule on both
+ * ends). */
+static int state_change_ok(uint8_t role, uint8_t from, uint8_t to)
+{
+	if (from == BC_TALK_CLOSED)
+		return BC_ERR_STATE;
+	if (to == BC_TALK_CLOSED)
+		return role == BC_ROLE_MEDIATOR ? BC_OK : BC_ERR_FORBIDDEN;
+	if (to == BC_TALK_SUSPENDED || to == BC_TALK_OPEN) {
+		if (role != BC_ROLE_PARTY)
+			return BC_ERR_FORBIDDEN;
+		return from == to ? BC_ERR_STATE : BC_OK;
+	}
+	return BC_ERR_INVALID;
+}
+
+static int on_state(bc_talks *t, struct talk *k, const uint8_t from[32],
+		    bc_rd *r, bc_talk_event_fn fn, void *ctx)
+{
+	const bc_talk_member *m = member_by_id(k, from);
+	uint8_t st = 0;
+	char reason[257] = "";
+	char text[400];
+	bc_talk_event ev;
+	int rc;
+	bc_rd_u8(r, &st);
+	read_str_into(r, reason, sizeof(reason));
+	if ((rc = bc_rd_end(r)) != BC_OK)
+		return rc;
+	if (m == NULL)
+		return BC_ERR_FORBIDDEN;
+	if ((rc = state_change_ok(m->role, k->info.state, st)) != BC_OK)
+		return rc == BC_ERR_STATE ? BC_OK : BC_ERR_FORBIDDEN;
+	k->info.state = st;
+	memcpy(k->info.state_by, from, BC_E2E_ID_LEN);
+	snprintf(k->info.state_reason, sizeof(k->info.state_reason), "%s",
+		 reason);
+	if ((rc = talk_commit(t, k)) != BC_OK)
+		return rc;
+	snprintf(text, sizeof(text), "%s the talk%s%s",
+		 st == BC_TALK_SUSPENDED ? "suspended"
+		 : st == BC_TALK_OPEN	 ? "resumed"
+					 : "closed",
+		 reason[0] ? ": " : "", reason);
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.from, from, BC_E2E_ID_LEN);
+	ev.kind = K_STATE;
+	ev.time = now_s();
+	ev.text = text;
+	rc = log_event(t, k->info.id, K_STATE, from, 0, 0, text, NULL, 0);
+	if (rc == BC_OK && fn)
+		rc = fn(ctx, &ev);
+	return rc;
+}
+
+int bc_talk_set_state(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		      uint8_t state, const char *reason)
+{
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	const bc_talk_member *readers[BC_TALK_MAX_MEMBERS];
+	size_t n = 0;
+	const uint8_t *self;
+	char text[400];
+	bc_wr w;
+	uint8_t *msg = NULL;
+	size_t mlen = 0;
+	int rc;
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	self = bc_e2e_id(t->e);
+	if (reason == NULL)
+		reason = "";
+	if ((rc = talk_load(t, id, k)) != BC_OK)
+		goto out;
+	if (strlen(reason) > 256) {
+		rc = BC_ERR_INVALID;
+		goto out;
+	}
+	if (!k->info.joined) {
+		rc = BC_ERR_FORBIDDEN;
+		goto out;
+	}
+	if ((rc = state_change_ok(k->info.my_role, k->info.state, state)) !=
+	    BC_OK)
+		goto out;
+	for (size_t i = 0; i < k->info.nmembers; i++)
+		if (memcmp(k->info.members[i].id, self, BC_E2E_ID_LEN) != 0)
+			readers[n++] = &k->info.members[i];
+	bc_wr_init(&w, 1024);
+	bc_wr_u8(&w, MSG_VERSION);
+	bc_wr_raw(&w, k->info.id, BC_TALK_ID_LEN);
+	bc_wr_u8(&w, K_STATE);
+	bc_wr_u8(&w, state);
+	bc_wr_str(&w, reason);
+	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
+		goto out;
+	if ((rc = send_msg(t, k, readers, n, msg, mlen)) != BC_OK)
+		goto out;
+	k->info.state = state;
+	memcpy(k->info.state_by, self, BC_E2E_ID_LEN);
+	snprintf(k->info.state_reason, sizeof(k->info.state_reason), "%s",
+		 reason);
+	if ((rc = talk_commit(t, k)) != BC_OK)
+		goto out;
+	snprintf(text, sizeof(text), "%s the talk%s%s",
+		 state == BC_TALK_SUSPENDED ? "suspended"
+		 : state == BC_TALK_OPEN    ? "resumed"
+					    : "closed",
+		 reason[0] ? ": " : "", reason);
+	rc = log_event(t, k->info.id, K_STATE, self, 0, 0, text, NULL, 0);
+out:
+	bc_free_secret(msg, mlen);
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
 /* Handle one delivered message in talk k. Problems with its content are
  * the sender's: they are logged, not fatal. */
 static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
@@ -1114,6 +1254,8 @@ static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 		rc = on_members(t, k, m->meta.sender, &r, fn, ctx);
 	else if (kind == K_SAY)
 		rc = on_say(t, k, m, &r, fn, ctx);
+	else if (kind == K_STATE)
+		rc = on_state(t, k, m->meta.sender, &r, fn, ctx);
 	if (rc == BC_ERR_MALFORMED || rc == BC_ERR_FORBIDDEN ||
 	    rc == BC_ERR_TOOBIG || rc == BC_ERR_AUTH)
 		rc = log_event(t, k->info.id, EV_INTEGRITY, m->meta.sender, 0, 0,
@@ -1126,7 +1268,7 @@ static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 				       : "refused a malformed message",
 			       NULL, 0);
 	else if (rc == BC_OK && kind != K_JOIN && kind != K_MEMBERS &&
-		 kind != K_SAY)
+		 kind != K_SAY && kind != K_STATE)
 		rc = log_event(t, k->info.id, EV_INTEGRITY, m->meta.sender, 0, 0,
 			       "skipped a message of an unknown kind", NULL, 0);
 	return rc;

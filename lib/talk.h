@@ -24,6 +24,8 @@
  *                   member = identity(129) || u8 role || string side ||
  *                   string relay || mailbox(32) || cap(32)
  *   kind 3 SAY      u8 audience || u8 label || string text
+ *   kind 4 STATE    u8 state || string reason (suspend/resume: a party;
+ *                   close: a mediator)
  * (docs/PROTOCOL.md §16 is normative.)
  *
  * Everything is persisted in the member's store: kind "talk" (one record
@@ -53,6 +55,12 @@ enum bc_talk_role {
 	BC_ROLE_PARTY = 1,
 	BC_ROLE_MEDIATOR = 2,
 	BC_ROLE_OBSERVER = 3,
+};
+
+enum bc_talk_state {
+	BC_TALK_OPEN = 1,
+	BC_TALK_SUSPENDED = 2, /* only resume and close may be sent */
+	BC_TALK_CLOSED = 3,    /* nothing more */
 };
 
 enum bc_talk_audience {
@@ -87,6 +95,9 @@ typedef struct bc_talk_info {
 	uint8_t my_role;
 	char my_side[BC_TALK_SIDE_MAX + 1];
 	bool joined;           /* the registrar's member list includes us */
+	uint8_t state;         /* bc_talk_state */
+	uint8_t state_by[BC_E2E_ID_LEN]; /* who changed it last (zero: nobody) */
+	char state_reason[257];
 	size_t nmembers;
 	bc_talk_member members[BC_TALK_MAX_MEMBERS];
 } bc_talk_info;
@@ -146,7 +157,15 @@ int bc_talk_log(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 int bc_talk_find(bc_talks *t, const char *s,
 		 uint8_t id[BC_TALK_ID_LEN]) BC_MUST_CHECK;
 
+/* Suspend (with a reason) or resume the talk (a party), or close it (a
+ * mediator); told to every member. While the talk is suspended members
+ * send nothing but resume and close; once closed, nothing. BC_ERR_FORBIDDEN
+ * for the wrong role, BC_ERR_STATE for a change that does not apply. */
+int bc_talk_set_state(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		      uint8_t state, const char *reason) BC_MUST_CHECK;
+
 const char *bc_talk_role_name(uint8_t role);
+const char *bc_talk_state_name(uint8_t state);
 const char *bc_talk_audience_name(uint8_t a);
 const char *bc_talk_label_name(uint8_t l);
 

@@ -148,4 +148,36 @@ ok $? "an unknown talk id: clear error, non-zero exit"
 bc us say >/dev/null 2>&1
 [ $? -eq 2 ]
 ok $? "say without arguments is a usage error"
+
+# --- suspend, resume, close ------------------------------------------------
+bc qatar suspend "$TALK" --reason "x" >/dev/null 2>"$work/err"
+[ $? -ne 0 ] && grep -q 'only a party' "$work/err"
+ok $? "the mediator cannot suspend (a party does)"
+bc us suspend "$TALK" --reason "Halting all outreach" >/dev/null 2>&1
+ok $? "us suspends the talk with a reason"
+for p in qatar ve; do bc $p sync "$TALK" >/dev/null 2>&1; done
+bc ve talk show "$TALK" --json >"$work/show" 2>&1
+grep -q '"state":"suspended"' "$work/show" && grep -q 'Halting all outreach' "$work/show"
+ok $? "ve sees the talk suspended, by whom and why"
+bc ve say "$TALK" "Anything new?" >/dev/null 2>"$work/err"
+[ $? -ne 0 ] && grep -q 'suspended or closed' "$work/err"
+ok $? "nothing but resume and close is sent while suspended"
+bc ve resume "$TALK" --reason "Some channel still exists" >/dev/null 2>&1
+ok $? "the other party resumes it"
+for p in qatar us; do bc $p sync "$TALK" >/dev/null 2>&1; done
+bc us talk show "$TALK" | grep -q '^state     open'
+ok $? "us sees it open again"
+bc us say "$TALK" --plenary "Talks resume." >/dev/null 2>&1
+ok $? "statements flow again after resuming"
+bc us close "$TALK" >/dev/null 2>"$work/err"
+[ $? -ne 0 ] && grep -q 'only a mediator' "$work/err"
+ok $? "a party cannot close the talk"
+bc qatar close "$TALK" --reason "Agreement reached" >/dev/null 2>&1
+ok $? "the mediator closes it"
+for p in us ve; do bc $p sync "$TALK" >/dev/null 2>&1; done
+bc ve resume "$TALK" >/dev/null 2>&1
+[ $? -ne 0 ] && bc ve talk show "$TALK" | grep -q '^state     closed'
+ok $? "a closed talk cannot be resumed"
+bc us log "$TALK" | grep -q 'suspended the talk: Halting all outreach'
+ok $? "the timeline shows who suspended it and why"
 echo "1..$n"
