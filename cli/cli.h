@@ -65,6 +65,7 @@ int cmd_talk(int argc, char **argv);
 int cmd_suspend(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_close(int argc, char **argv);
+int cmd_pass_on(int argc, char **argv);
 int cmd_invite(int argc, char **argv);
 int cmd_join(int argc, char **argv);
 int cmd_say(int argc, char **argv);

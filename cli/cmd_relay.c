@@ -88,5 +88,15 @@ static const struct cli_cmd relay_cmds[] = {
 
 int cmd_relay(int argc, char **argv)
 {
+	/* "relay ping ADDR" talks to a relay; "relay TALK STATEMENT ..." is
+	 * the mediator passing a statement on (cmd_talk.c). */
+	if (argc >= 2 && argv[1][0] != '-') {
+		bool sub = false;
+		for (const struct cli_cmd *c = relay_cmds; c->name; c++)
+			if (strcmp(c->name, argv[1]) == 0)
+				sub = true;
+		if (!sub && strcmp(argv[1], "help") != 0)
+			return cmd_pass_on(argc, argv);
+	}
 	return cli_dispatch("backchannel relay", relay_cmds, argc, argv);
 }

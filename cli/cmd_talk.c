@@ -196,6 +196,8 @@ static const char *kind_name(uint8_t k)
 	case 2: return "members";
 	case 3: return "say";
 	case 4: return "state";
+	case 5: return "passed-on";
+	case 6: return "audit";
 	case 100: return "integrity";
 	default: return "event";
 	}
@@ -205,6 +207,12 @@ static void print_event_text(const bc_talk_info *info, const bc_talk_event *ev)
 {
 	print_time(stdout, ev->time);
 	printf(" %s ", kind_name(ev->kind));
+	if (ev->kind == 3 || ev->kind == 5 || ev->kind == 6) {
+		/* the statement's id, for 'backchannel relay' */
+		fputc('#', stdout);
+		print_hex(stdout, ev->msg_id, 4);
+		fputc(' ', stdout);
+	}
 	print_who(stdout, info, ev->from);
 	if (ev->kind == 3) {
 		printf(" %s", name_or(bc_talk_audience_name(ev->audience), "?"));
@@ -236,6 +244,8 @@ static void print_event_json(const bc_talk_info *info, const bc_talk_event *ev,
 	json_hex(stdout, info->id, BC_TALK_ID_LEN);
 	printf(",\"time\":%llu,\"kind\":", (unsigned long long)ev->time);
 	json_str(stdout, kind_name(ev->kind), strlen(kind_name(ev->kind)));
+	printf(",\"statement\":");
+	json_hex(stdout, ev->msg_id, 16);
 	printf(",\"from\":");
 	json_hex(stdout, ev->from, BC_E2E_ID_LEN);
 	if (m != NULL) {
@@ -1144,4 +1154,104 @@ int cmd_close(int argc, char **argv)
 	return set_state(argc, argv, BC_TALK_CLOSED,
 			 "backchannel close TALK [--reason TEXT]",
 			 "Close the talk for good (a mediator).");
+}
+
+/* ---- the mediator passes statements on --------------------------------- */
+
+int cmd_pass_on(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"as", required_argument, 0, 'a'},
+		{"to", required_argument, 0, 't'},
+		{"plenary", no_argument, 0, 'p'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	uint8_t id[BC_TALK_ID_LEN], mode = BC_LABEL_PARAPHRASE;
+	uint8_t to[BC_TALK_MAX_MEMBERS][BC_E2E_ID_LEN];
+	const char *to_list = NULL, *text = NULL;
+	bc_talk_info *info = NULL;
+	size_t nto = 0;
+	struct ctx c;
+	int ch, rc;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (parse_label(optarg, &mode) != BC_OK ||
+			    mode == BC_LABEL_PRIVATE)
+				return EXIT_USAGE;
+			break;
+		case 't': to_list = optarg; break;
+		case 'p': to_list = NULL; break;
+		case 'h':
+			printf("usage: backchannel relay TALK STATEMENT "
+			       "[--as paraphrase|verbatim|attributed]\n"
+			       "                         [--to FP,... | "
+			       "--plenary] [TEXT]\n\n"
+			       "The mediator passes on a caucus statement "
+			       "(STATEMENT: the #id shown by\n'backchannel "
+			       "log') under its author's disclosure label: a "
+			       "private statement\nnever; a paraphrase only "
+			       "in your own words (TEXT), unattributed; "
+			       "verbatim\nword for word, unattributed; "
+			       "attributed with the author's side. The "
+			       "author\nis told what went out and to whom.\n");
+			return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (argc - optind < 2 || argc - optind > 3) {
+		cli_err("usage: backchannel relay TALK STATEMENT [--as MODE] "
+			"[--to FP,...|--plenary] [TEXT]");
+		return EXIT_USAGE;
+	}
+	if (argc - optind == 3)
+		text = argv[optind + 2];
+	if (mode == BC_LABEL_PARAPHRASE && text == NULL) {
+		cli_err("a paraphrase needs your own wording as TEXT");
+		return EXIT_USAGE;
+	}
+	if ((info = bc_calloc(1, sizeof(*info))) == NULL)
+		return 1;
+	if ((rc = ctx_open(&c)) != BC_OK) {
+		bc_free(info);
+		return cli_status(rc);
+	}
+	rc = find_talk(&c, argv[optind], id);
+	if (rc == BC_OK && to_list != NULL) {
+		rc = bc_talk_get(c.t, id, info);
+		if (rc == BC_OK)
+			rc = resolve_direct(info, bc_e2e_id(bc_talks_e2e(c.t)),
+					    to_list, to, &nto);
+	}
+	if (rc == BC_OK) {
+		const char *st = argv[optind + 1];
+		if (st[0] == '#')
+			st++;
+		rc = bc_talk_pass_on(c.t, id, st, mode,
+				     to_list ? BC_AUD_DIRECT : BC_AUD_PLENARY,
+				     (const uint8_t(*)[BC_E2E_ID_LEN])to, nto,
+				     text);
+		if (rc == BC_ERR_FORBIDDEN)
+			cli_err("refused: only the mediator passes statements "
+				"on, and only as the author's label allows "
+				"(private: never; paraphrase: your own words, "
+				"unattributed; verbatim: word for word, "
+				"unattributed)");
+		else if (rc == BC_ERR_NOTFOUND)
+			cli_err("no caucus statement of another member starts "
+				"with that id (see 'backchannel log')");
+		else if (rc == BC_ERR_CONFLICT)
+			cli_err("that id matches several statements: give more "
+				"digits");
+		else if (rc == BC_ERR_STATE)
+			cli_err("the talk is suspended or closed");
+		else if (rc != BC_OK)
+			cli_err("%s", bc_strerror(rc));
+		else
+			printf("passed on\n");
+	}
+	ctx_close(&c);
+	bc_free(info);
+	return cli_status(rc);
 }

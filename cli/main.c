@@ -46,7 +46,8 @@ static const struct cli_cmd commands[] = {
 	{"resume", cmd_resume, "resume a suspended talk (a party)"},
 	{"close", cmd_close, "close a talk for good (a mediator)"},
 	{"agreement", cmd_agreement, "check an exported agreement offline"},
-	{"relay", cmd_relay, "talk to a relay (ping)"},
+	{"relay", cmd_relay, "mediator: pass a statement on (relay TALK #ID); "
+			     "relay ping ADDR"},
 	{"debug", cmd_debug, "raw mailbox operations for testing relays"},
 	{"version", cmd_version, "print the version"},
 	{NULL, NULL, NULL},

@@ -27,6 +27,8 @@
 #define K_MEMBERS 2
 #define K_SAY 3
 #define K_STATE 4
+#define K_PASSON 5
+#define K_AUDIT 6
 #define EV_INTEGRITY 100
 #define MAX_INVITES 256
 #define MAX_CLIENTS 8
@@ -269,11 +271,28 @@ static int talk_commit(bc_talks *t, const struct talk *k)
 
 /* ---- the timeline ------------------------------------------------------- */
 
+static int log_event_id(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+			const uint8_t *msg_id, uint8_t kind,
+			const uint8_t from[BC_E2E_ID_LEN], uint8_t audience,
+			uint8_t label, const char *text,
+			const uint8_t (*to)[BC_E2E_ID_LEN], size_t nto);
+
 static int log_event(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 		     uint8_t kind, const uint8_t from[BC_E2E_ID_LEN],
 		     uint8_t audience, uint8_t label, const char *text,
 		     const uint8_t (*to)[BC_E2E_ID_LEN], size_t nto)
 {
+	return log_event_id(t, id, NULL, kind, from, audience, label, text,
+			    to, nto);
+}
+
+static int log_event_id(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+			const uint8_t *msg_id, uint8_t kind,
+			const uint8_t from[BC_E2E_ID_LEN], uint8_t audience,
+			uint8_t label, const char *text,
+			const uint8_t (*to)[BC_E2E_ID_LEN], size_t nto)
+{
+	static const uint8_t zero[BC_MSGID_LEN];
 	bc_wr w;
 	uint8_t *buf;
 	size_t len;
@@ -281,6 +300,7 @@ static int log_event(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 	int rc;
 	bc_wr_init(&w, BC_STORE_VALUE_MAX);
 	bc_wr_raw(&w, id, BC_TALK_ID_LEN);
+	bc_wr_raw(&w, msg_id ? msg_id : zero, BC_MSGID_LEN);
 	bc_wr_u64(&w, now_s());
 	bc_wr_u8(&w, kind);
 	bc_wr_raw(&w, from, BC_E2E_ID_LEN);
@@ -321,6 +341,7 @@ static int log_one(void *ctx, const uint8_t *key, size_t klen,
 	memset(&ev, 0, sizeof(ev));
 	bc_rd_init(&r, val, vlen);
 	bc_rd_ref(&r, BC_TALK_ID_LEN, &tid);
+	bc_rd_raw(&r, ev.msg_id, BC_MSGID_LEN);
 	bc_rd_u64(&r, &ev.time);
 	bc_rd_u8(&r, &ev.kind);
 	bc_rd_ref(&r, BC_E2E_ID_LEN, &from);
@@ -689,7 +710,7 @@ static const bc_talk_member *member_by_id(const struct talk *k,
 /* Seal a talk message for readers and post it: one POST per relay. */
 static int send_msg(bc_talks *t, const struct talk *k,
 		    const bc_talk_member *const *readers, size_t n,
-		    const uint8_t *msg, size_t mlen)
+		    const uint8_t *msg, size_t mlen, uint8_t *msg_id_out)
 {
 	uint8_t ids[BC_TALK_MAX_MEMBERS][BC_E2E_ID_LEN];
 	uint8_t msg_id[BC_MSGID_LEN];
@@ -705,6 +726,8 @@ static int send_msg(bc_talks *t, const struct talk *k,
 		memcpy(ids[i], readers[i]->id, BC_E2E_ID_LEN);
 	}
 	randombytes_buf(msg_id, sizeof(msg_id));
+	if (msg_id_out)
+		memcpy(msg_id_out, msg_id, sizeof(msg_id));
 	rc = bc_e2e_seal(t->e, (const uint8_t(*)[BC_E2E_ID_LEN])ids, n, msg_id,
 			 msg, mlen, now_s(), &bodies, &lens);
 	if (rc != BC_OK)
@@ -798,7 +821,7 @@ int bc_talk_join(bc_talks *t, const char *invite, uint8_t id[BC_TALK_ID_LEN],
 	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
 		goto out;
 	readers[0] = reg;
-	if ((rc = send_msg(t, k, readers, 1, msg, mlen)) != BC_OK)
+	if ((rc = send_msg(t, k, readers, 1, msg, mlen, NULL)) != BC_OK)
 		goto out;
 	memcpy(id, k->info.id, BC_TALK_ID_LEN);
 	if (title)
@@ -822,6 +845,7 @@ int bc_talk_say(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 	struct talk *k = bc_calloc(1, sizeof(*k));
 	const bc_talk_member *readers[BC_TALK_MAX_MEMBERS];
 	uint8_t rids[BC_TALK_MAX_MEMBERS][BC_E2E_ID_LEN];
+	uint8_t sid[BC_MSGID_LEN];
 	size_t n = 0;
 	const uint8_t *self;
 	bc_wr w;
@@ -878,10 +902,10 @@ int bc_talk_say(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 	bc_wr_str(&w, text);
 	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
 		goto out;
-	if ((rc = send_msg(t, k, readers, n, msg, mlen)) != BC_OK)
+	if ((rc = send_msg(t, k, readers, n, msg, mlen, sid)) != BC_OK)
 		goto out;
-	rc = log_event(t, k->info.id, K_SAY, self, audience, label, text,
-		       (const uint8_t(*)[BC_E2E_ID_LEN])rids, n);
+	rc = log_event_id(t, k->info.id, sid, K_SAY, self, audience, label,
+			  text, (const uint8_t(*)[BC_E2E_ID_LEN])rids, n);
 out:
 	bc_free_secret(msg, mlen);
 	bc_free_secret(k, sizeof(*k));
@@ -913,7 +937,7 @@ static int send_members(bc_talks *t, struct talk *k)
 	}
 	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
 		return rc;
-	rc = send_msg(t, k, readers, n, msg, mlen);
+	rc = send_msg(t, k, readers, n, msg, mlen, NULL);
 	bc_free_secret(msg, mlen);
 	return rc;
 }
@@ -1105,8 +1129,10 @@ static int on_say(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 	ev.text = text;
 	ev.to = (const uint8_t(*)[BC_E2E_ID_LEN])to;
 	ev.nto = nto;
-	rc = log_event(t, k->info.id, K_SAY, ev.from, ev.audience, ev.label,
-		       text, (const uint8_t(*)[BC_E2E_ID_LEN])to, nto);
+	memcpy(ev.msg_id, m->meta.msg_id, BC_MSGID_LEN);
+	rc = log_event_id(t, k->info.id, m->meta.msg_id, K_SAY, ev.from,
+			  ev.audience, ev.label, text,
+			  (const uint8_t(*)[BC_E2E_ID_LEN])to, nto);
 	if (rc == BC_OK && fn)
 		rc = fn(ctx, &ev);
 out:
@@ -1212,7 +1238,7 @@ int bc_talk_set_state(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 	bc_wr_str(&w, reason);
 	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
 		goto out;
-	if ((rc = send_msg(t, k, readers, n, msg, mlen)) != BC_OK)
+	if ((rc = send_msg(t, k, readers, n, msg, mlen, NULL)) != BC_OK)
 		goto out;
 	k->info.state = state;
 	memcpy(k->info.state_by, self, BC_E2E_ID_LEN);
@@ -1229,6 +1255,279 @@ int bc_talk_set_state(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 out:
 	bc_free_secret(msg, mlen);
 	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+/* ---- passing statements on (the mediator) ------------------------------ */
+
+/* May a statement labelled `label` be passed on as `mode` with this text
+ * and attribution? A statement may go out under its own label or a
+ * weaker one: attributed > verbatim > paraphrase; private (and unlabelled)
+ * never. Verbatim and attributed copy the words exactly; only attributed
+ * names the author. */
+static int label_allows(uint8_t label, uint8_t mode, const char *orig,
+			const char *text, const char *attribution)
+{
+	if (label < BC_LABEL_PARAPHRASE || label > BC_LABEL_ATTRIBUTED ||
+	    mode < BC_LABEL_PARAPHRASE || mode > label)
+		return BC_ERR_FORBIDDEN;
+	if (mode == BC_LABEL_PARAPHRASE)
+		return attribution[0] == '\0' && text[0] != '\0'
+			       ? BC_OK
+			       : BC_ERR_FORBIDDEN;
+	if (strcmp(text, orig) != 0)
+		return BC_ERR_FORBIDDEN;
+	if (mode == BC_LABEL_VERBATIM)
+		return attribution[0] == '\0' ? BC_OK : BC_ERR_FORBIDDEN;
+	return attribution[0] != '\0' ? BC_OK : BC_ERR_FORBIDDEN;
+}
+
+struct stmt_find {
+	const char *prefix;     /* hex prefix, or NULL to match by id */
+	const uint8_t *id;
+	const uint8_t *author;  /* required author, or NULL */
+	int found;
+	uint8_t msg_id[BC_MSGID_LEN];
+	uint8_t from[BC_E2E_ID_LEN];
+	uint8_t audience, label;
+	char *text;
+};
+
+static int stmt_cb(void *ctx, const bc_talk_event *ev)
+{
+	struct stmt_find *f = ctx;
+	char hex[BC_HEX_SIZE(BC_MSGID_LEN)];
+	if (ev->kind != K_SAY || ev->audience != BC_AUD_CAUCUS)
+		return BC_OK;
+	if (f->author && memcmp(ev->from, f->author, BC_E2E_ID_LEN) != 0)
+		return BC_OK;
+	if (f->prefix) {
+		if (bc_hex_encode(ev->msg_id, BC_MSGID_LEN, hex, sizeof(hex)) !=
+			    BC_OK ||
+		    strncasecmp(hex, f->prefix, strlen(f->prefix)) != 0)
+			return BC_OK;
+	} else if (memcmp(ev->msg_id, f->id, BC_MSGID_LEN) != 0) {
+		return BC_OK;
+	}
+	if (f->found++ > 0)
+		return BC_OK;
+	memcpy(f->msg_id, ev->msg_id, BC_MSGID_LEN);
+	memcpy(f->from, ev->from, BC_E2E_ID_LEN);
+	f->audience = ev->audience;
+	f->label = ev->label;
+	f->text = bc_strdup(ev->text);
+	return f->text ? BC_OK : BC_ERR_NOMEM;
+}
+
+int bc_talk_pass_on(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		    const char *statement, uint8_t mode, uint8_t audience,
+		    const uint8_t (*to)[BC_E2E_ID_LEN], size_t nto,
+		    const char *paraphrase)
+{
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	struct stmt_find f;
+	const bc_talk_member *readers[BC_TALK_MAX_MEMBERS], *author;
+	uint8_t rids[BC_TALK_MAX_MEMBERS][BC_E2E_ID_LEN];
+	const char *text, *attribution = "";
+	char line[BC_TALK_TEXT_MAX + 128];
+	size_t n = 0;
+	const uint8_t *self;
+	bc_wr w;
+	uint8_t *msg = NULL;
+	size_t mlen = 0;
+	int rc;
+	memset(&f, 0, sizeof(f));
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	self = bc_e2e_id(t->e);
+	if ((rc = talk_load(t, id, k)) != BC_OK)
+		goto out;
+	if (k->info.my_role != BC_ROLE_MEDIATOR || !k->info.joined) {
+		rc = BC_ERR_FORBIDDEN;
+		goto out;
+	}
+	if (k->info.state != BC_TALK_OPEN) {
+		rc = BC_ERR_STATE;
+		goto out;
+	}
+	if (strlen(statement) < 4 ||
+	    (audience != BC_AUD_PLENARY && audience != BC_AUD_DIRECT)) {
+		rc = BC_ERR_INVALID;
+		goto out;
+	}
+	f.prefix = statement;
+	if ((rc = bc_talk_log(t, id, stmt_cb, &f)) != BC_OK)
+		goto out;
+	if (f.found == 0 || memcmp(f.from, self, BC_E2E_ID_LEN) == 0) {
+		rc = BC_ERR_NOTFOUND;
+		goto out;
+	}
+	if (f.found > 1) {
+		rc = BC_ERR_CONFLICT;
+		goto out;
+	}
+	author = member_by_id(k, f.from);
+	if (author == NULL) {
+		rc = BC_ERR_NOTFOUND;
+		goto out;
+	}
+	if (mode == BC_LABEL_PARAPHRASE) {
+		text = paraphrase ? paraphrase : "";
+	} else {
+		text = f.text;
+		if (mode == BC_LABEL_ATTRIBUTED)
+			attribution = author->side[0]
+					      ? author->side
+					      : bc_talk_role_name(author->role);
+	}
+	/* The label decides, here and again at the author's end. */
+	if ((rc = label_allows(f.label, mode, f.text, text, attribution)) !=
+	    BC_OK)
+		goto out;
+	for (size_t i = 0; i < k->info.nmembers; i++) {
+		const bc_talk_member *m = &k->info.members[i];
+		bool take = false;
+		if (memcmp(m->id, self, BC_E2E_ID_LEN) == 0)
+			continue;
+		if (audience == BC_AUD_PLENARY)
+			take = true;
+		else
+			for (size_t j = 0; j < nto; j++)
+				if (memcmp(to[j], m->id, BC_E2E_ID_LEN) == 0)
+					take = true;
+		if (take) {
+			readers[n] = m;
+			memcpy(rids[n], m->id, BC_E2E_ID_LEN);
+			n++;
+		}
+	}
+	if (n == 0 || (audience == BC_AUD_DIRECT && n != nto)) {
+		rc = BC_ERR_NOTFOUND;
+		goto out;
+	}
+	/* To the readers: the words, attributed only if allowed. */
+	bc_wr_init(&w, BC_TALK_TEXT_MAX + 512);
+	bc_wr_u8(&w, MSG_VERSION);
+	bc_wr_raw(&w, k->info.id, BC_TALK_ID_LEN);
+	bc_wr_u8(&w, K_PASSON);
+	bc_wr_raw(&w, f.msg_id, BC_MSGID_LEN);
+	bc_wr_u8(&w, mode);
+	bc_wr_str(&w, text);
+	bc_wr_str(&w, attribution);
+	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
+		goto out;
+	if ((rc = send_msg(t, k, readers, n, msg, mlen, NULL)) != BC_OK)
+		goto out;
+	bc_free_secret(msg, mlen);
+	msg = NULL;
+	/* To the author: what went out from the statement, and to whom. */
+	bc_wr_init(&w, BC_TALK_TEXT_MAX + 1024);
+	bc_wr_u8(&w, MSG_VERSION);
+	bc_wr_raw(&w, k->info.id, BC_TALK_ID_LEN);
+	bc_wr_u8(&w, K_AUDIT);
+	bc_wr_raw(&w, f.msg_id, BC_MSGID_LEN);
+	bc_wr_u8(&w, mode);
+	bc_wr_str(&w, text);
+	bc_wr_str(&w, attribution);
+	bc_wr_u16(&w, (uint16_t)n);
+	for (size_t i = 0; i < n; i++)
+		bc_wr_raw(&w, rids[i], BC_E2E_ID_LEN);
+	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
+		goto out;
+	readers[0] = author;
+	if ((rc = send_msg(t, k, readers, 1, msg, mlen, NULL)) != BC_OK)
+		goto out;
+	snprintf(line, sizeof(line), "passed on (%s%s%s): %s",
+		 bc_talk_label_name(mode), attribution[0] ? ", as " : "",
+		 attribution, text);
+	rc = log_event_id(t, k->info.id, f.msg_id, K_PASSON, f.from, audience,
+			  mode, line, (const uint8_t(*)[BC_E2E_ID_LEN])rids, n);
+out:
+	bc_free_secret(msg, mlen);
+	if (f.text)
+		bc_free_secret(f.text, strlen(f.text) + 1);
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+static int on_passon(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
+		     bc_rd *r, bool audit, bc_talk_event_fn fn, void *ctx)
+{
+	const bc_talk_member *from = member_by_id(k, m->meta.sender);
+	uint8_t src[BC_MSGID_LEN], mode = 0;
+	char *text = NULL, *attribution = NULL;
+	char line[BC_TALK_TEXT_MAX + 160];
+	uint16_t nreaders = 0;
+	bc_talk_event ev;
+	int rc;
+	bc_rd_raw(r, src, sizeof(src));
+	bc_rd_u8(r, &mode);
+	bc_rd_str(r, BC_TALK_TEXT_MAX, &text);
+	bc_rd_str(r, BC_TALK_SIDE_MAX, &attribution);
+	if (audit) {
+		bc_rd_count(r, BC_TALK_MAX_MEMBERS, &nreaders);
+		for (uint16_t i = 0; i < nreaders; i++) {
+			const uint8_t *rid;
+			bc_rd_ref(r, BC_E2E_ID_LEN, &rid);
+		}
+	}
+	if ((rc = bc_rd_end(r)) != BC_OK)
+		goto out;
+	if (from == NULL || from->role != BC_ROLE_MEDIATOR) {
+		rc = BC_ERR_FORBIDDEN;
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.msg_id, src, sizeof(src));
+	memcpy(ev.from, m->meta.sender, BC_E2E_ID_LEN);
+	ev.time = now_s();
+	ev.label = mode;
+	if (audit) {
+		/* Our own statement: check that the mediator kept its label. */
+		struct stmt_find f;
+		memset(&f, 0, sizeof(f));
+		f.id = src;
+		f.author = bc_e2e_id(t->e);
+		if ((rc = bc_talk_log(t, k->info.id, stmt_cb, &f)) != BC_OK)
+			goto out;
+		if (f.found == 0 ||
+		    label_allows(f.label, mode, f.text, text, attribution) !=
+			    BC_OK)
+			snprintf(line, sizeof(line),
+				 "the mediator BROKE THE LABEL of your "
+				 "statement: passed it on (%s%s%s) to %u "
+				 "member(s): %s",
+				 bc_talk_label_name(mode),
+				 attribution[0] ? ", as " : "", attribution,
+				 nreaders, text);
+		else
+			snprintf(line, sizeof(line),
+				 "the mediator passed on your statement (%s) "
+				 "to %u member(s): %s",
+				 bc_talk_label_name(mode), nreaders, text);
+		ev.kind = f.found == 0 ||
+					  label_allows(f.label, mode, f.text,
+						       text, attribution) != BC_OK
+				  ? EV_INTEGRITY
+				  : K_AUDIT;
+		if (f.text)
+			bc_free_secret(f.text, strlen(f.text) + 1);
+	} else {
+		snprintf(line, sizeof(line), "%s%s%s", attribution,
+			 attribution[0] ? " said (passed on by the mediator): "
+					: "passed on by the mediator: ",
+			 text);
+		ev.kind = K_PASSON;
+	}
+	ev.text = line;
+	rc = log_event_id(t, k->info.id, src, ev.kind, ev.from, 0, mode, line,
+			  NULL, 0);
+	if (rc == BC_OK && fn)
+		rc = fn(ctx, &ev);
+out:
+	bc_free(attribution);
+	if (text)
+		bc_free_secret(text, strlen(text) + 1);
 	return rc;
 }
 
@@ -1256,6 +1555,8 @@ static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 		rc = on_say(t, k, m, &r, fn, ctx);
 	else if (kind == K_STATE)
 		rc = on_state(t, k, m->meta.sender, &r, fn, ctx);
+	else if (kind == K_PASSON || kind == K_AUDIT)
+		rc = on_passon(t, k, m, &r, kind == K_AUDIT, fn, ctx);
 	if (rc == BC_ERR_MALFORMED || rc == BC_ERR_FORBIDDEN ||
 	    rc == BC_ERR_TOOBIG || rc == BC_ERR_AUTH)
 		rc = log_event(t, k->info.id, EV_INTEGRITY, m->meta.sender, 0, 0,
@@ -1268,7 +1569,8 @@ static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 				       : "refused a malformed message",
 			       NULL, 0);
 	else if (rc == BC_OK && kind != K_JOIN && kind != K_MEMBERS &&
-		 kind != K_SAY && kind != K_STATE)
+		 kind != K_SAY && kind != K_STATE && kind != K_PASSON &&
+		 kind != K_AUDIT)
 		rc = log_event(t, k->info.id, EV_INTEGRITY, m->meta.sender, 0, 0,
 			       "skipped a message of an unknown kind", NULL, 0);
 	return rc;

@@ -26,6 +26,9 @@
  *   kind 3 SAY      u8 audience || u8 label || string text
  *   kind 4 STATE    u8 state || string reason (suspend/resume: a party;
  *                   close: a mediator)
+ *   kind 5 PASSON   fixed[16] statement id || u8 mode || string text ||
+ *                   string attribution        (mediator -> readers)
+ *   kind 6 AUDIT    as PASSON || list<fixed[32]> readers (-> the author)
  * (docs/PROTOCOL.md §16 is normative.)
  *
  * Everything is persisted in the member's store: kind "talk" (one record
@@ -104,6 +107,7 @@ typedef struct bc_talk_info {
 
 /* One entry of a member's timeline. */
 typedef struct bc_talk_event {
+	uint8_t msg_id[16];    /* the statement's id (SAY, PASSON, AUDIT) */
 	uint64_t time;
 	uint8_t kind;          /* 1 JOIN, 2 MEMBERS, 3 SAY, 100 integrity */
 	uint8_t from[BC_E2E_ID_LEN];
@@ -163,6 +167,19 @@ int bc_talk_find(bc_talks *t, const char *s,
  * for the wrong role, BC_ERR_STATE for a change that does not apply. */
 int bc_talk_set_state(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 		      uint8_t state, const char *reason) BC_MUST_CHECK;
+
+/* The mediator passes on the caucus statement whose id starts with the
+ * hex prefix `statement` (>= 4 digits), as `mode` (a label no stronger
+ * than the statement's: paraphrase with the mediator's own words in
+ * `paraphrase`, verbatim, or attributed), to every member (PLENARY) or to
+ * the members `to` (DIRECT); the author is told what went out and to whom
+ * and checks it against the label. BC_ERR_FORBIDDEN: not a mediator, or
+ * the label forbids it (private statements are never passed on);
+ * BC_ERR_NOTFOUND / BC_ERR_CONFLICT: no / several statements match. */
+int bc_talk_pass_on(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		    const char *statement, uint8_t mode, uint8_t audience,
+		    const uint8_t (*to)[BC_E2E_ID_LEN], size_t nto,
+		    const char *paraphrase) BC_MUST_CHECK;
 
 const char *bc_talk_role_name(uint8_t role);
 const char *bc_talk_state_name(uint8_t state);

@@ -149,6 +149,37 @@ bc us say >/dev/null 2>&1
 [ $? -eq 2 ]
 ok $? "say without arguments is a usage error"
 
+# --- the mediator passes statements on under their labels ----------------
+sid=$(bc qatar log "$TALK" | grep 'US could accept a phased withdrawal' | grep -o '#[0-9a-f]\{8\}' | head -n 1)
+[ -n "$sid" ]
+ok $? "the mediator's log shows the statement's id"
+bc qatar relay "$TALK" "$sid" --as verbatim >/dev/null 2>"$work/err"
+[ $? -ne 0 ] && grep -q 'label allows' "$work/err"
+ok $? "passing a paraphrase statement on verbatim is refused"
+bc qatar relay "$TALK" "$sid" >/dev/null 2>&1
+[ $? -eq 2 ]
+ok $? "a paraphrase without the mediator's own words is a usage error"
+bc qatar relay "$TALK" "$sid" --as paraphrase "One side could consider a phased withdrawal." >/dev/null 2>&1
+ok $? "the mediator passes it on as a paraphrase"
+bc ve sync "$TALK" >/dev/null 2>&1
+bc ve log "$TALK" | grep -q 'passed on by the mediator: One side could consider a phased withdrawal.'
+ok $? "ve receives the paraphrase, unattributed"
+bc ve log "$TALK" | grep -q 'US could accept'
+[ $? -ne 0 ]
+ok $? "ve never sees the original words"
+bc us sync "$TALK" >/dev/null 2>&1
+bc us log "$TALK" | grep -q 'the mediator passed on your statement (paraphrase)'
+ok $? "the author sees what was passed on from its statement"
+bc ve say "$TALK" --caucus --label private "Private to the mediator." >/dev/null 2>&1
+bc qatar sync "$TALK" >/dev/null 2>&1
+pid=$(bc qatar log "$TALK" | grep 'Private to the mediator' | grep -o '#[0-9a-f]\{8\}' | head -n 1)
+[ -n "$pid" ] && ! bc qatar relay "$TALK" "$pid" --as paraphrase "something" >/dev/null 2>"$work/err" &&
+	grep -q 'label allows' "$work/err"
+ok $? "a private statement is never passed on"
+bc us relay "$TALK" "$sid" --as paraphrase "x" >/dev/null 2>&1
+[ $? -ne 0 ]
+ok $? "a party cannot pass statements on"
+
 # --- suspend, resume, close ------------------------------------------------
 bc qatar suspend "$TALK" --reason "x" >/dev/null 2>"$work/err"
 [ $? -ne 0 ] && grep -q 'only a party' "$work/err"

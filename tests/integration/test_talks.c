@@ -66,6 +66,28 @@ static bool has(const struct seen *s, const char *text)
 	return false;
 }
 
+/* Every event's text (not only statements). */
+static int saw_any(void *ctx, const bc_talk_event *ev)
+{
+	struct seen *s = ctx;
+	if (s->n < 32)
+		snprintf(s->texts[s->n++], 128, "%s", ev->text);
+	return BC_OK;
+}
+
+/* The id (hex) of the statement with the given text. */
+static int find_stmt(void *ctx, const bc_talk_event *ev)
+{
+	struct {
+		const char *text;
+		char hex[33];
+	} *f = ctx;
+	if (ev->kind == 3 && strcmp(ev->text, f->text) == 0)
+		for (int i = 0; i < 16; i++)
+			snprintf(f->hex + 2 * i, 3, "%02x", ev->msg_id[i]);
+	return BC_OK;
+}
+
 static void logged(struct who *w, const uint8_t *id, struct seen *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -173,6 +195,56 @@ static void mediated_talk(void **state)
 	assert_true(has(&s, "Just between us."));
 	logged(&us, id, &s);
 	assert_true(has(&s, "Welcome, both."));
+
+	/* The mediator passes statements on under their labels. */
+	{
+		struct find { const char *text; char hex[33]; } fu = {
+			"We could release six detainees.", ""};
+		assert_int_equal(bc_talk_log(qa.t, id, find_stmt, &fu), BC_OK);
+		assert_true(fu.hex[0] != '\0');
+		/* stronger than the label: refused */
+		assert_int_equal(bc_talk_pass_on(qa.t, id, fu.hex,
+						 BC_LABEL_VERBATIM,
+						 BC_AUD_PLENARY, NULL, 0, NULL),
+				 BC_ERR_FORBIDDEN);
+		/* as labelled: the substance, in the mediator's words */
+		assert_int_equal(bc_talk_pass_on(qa.t, id, fu.hex,
+						 BC_LABEL_PARAPHRASE,
+						 BC_AUD_PLENARY, NULL, 0,
+						 "The other side may free some "
+						 "detainees."),
+				 BC_OK);
+		assert_int_equal(bc_talk_sync(ve.t, id, NULL, NULL), BC_OK);
+		assert_int_equal(bc_talk_sync(us.t, id, NULL, NULL), BC_OK);
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(bc_talk_log(ve.t, id, saw_any, &s), BC_OK);
+		assert_true(has(&s, "passed on by the mediator: The other side "
+				    "may free some detainees."));
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(bc_talk_log(us.t, id, saw_any, &s), BC_OK);
+		assert_true(has(&s, "the mediator passed on your statement "
+				    "(paraphrase) to 2 member(s): The other "
+				    "side may free some detainees."));
+	}
+	/* a private statement is never passed on */
+	assert_int_equal(bc_talk_say(ve.t, id, BC_AUD_CAUCUS, NULL, 0,
+				     BC_LABEL_PRIVATE, "Only for you."),
+			 BC_OK);
+	assert_int_equal(bc_talk_sync(qa.t, id, NULL, NULL), BC_OK);
+	{
+		struct find { const char *text; char hex[33]; } fv = {
+			"Only for you.", ""};
+		assert_int_equal(bc_talk_log(qa.t, id, find_stmt, &fv), BC_OK);
+		assert_true(fv.hex[0] != '\0');
+		assert_int_equal(bc_talk_pass_on(qa.t, id, fv.hex,
+						 BC_LABEL_PARAPHRASE,
+						 BC_AUD_PLENARY, NULL, 0, "x"),
+				 BC_ERR_FORBIDDEN);
+	}
+	/* a party cannot pass anything on */
+	assert_int_equal(bc_talk_pass_on(us.t, id, "0000", BC_LABEL_PARAPHRASE,
+					 BC_AUD_PLENARY, NULL, 0, "x"),
+			 BC_ERR_FORBIDDEN);
 
 	/* a reused invite adds nobody */
 	{
