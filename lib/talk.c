@@ -1158,6 +1158,23 @@ static int state_change_ok(uint8_t role, uint8_t from, uint8_t to)
 	return BC_ERR_INVALID;
 }
 
+/* Record a state change by `who` (already allowed) and describe it. */
+static int apply_state(bc_talks *t, struct talk *k, const uint8_t *who,
+		       uint8_t state, const char *reason, char *text,
+		       size_t textcap)
+{
+	k->info.state = state;
+	memcpy(k->info.state_by, who, BC_E2E_ID_LEN);
+	snprintf(k->info.state_reason, sizeof(k->info.state_reason), "%s",
+		 reason);
+	snprintf(text, textcap, "%s the talk%s%s",
+		 state == BC_TALK_SUSPENDED ? "suspended"
+		 : state == BC_TALK_OPEN    ? "resumed"
+					    : "closed",
+		 reason[0] ? ": " : "", reason);
+	return talk_commit(t, k);
+}
+
 static int on_state(bc_talks *t, struct talk *k, const uint8_t from[32],
 		    bc_rd *r, bc_talk_event_fn fn, void *ctx)
 {
@@ -1175,17 +1192,9 @@ static int on_state(bc_talks *t, struct talk *k, const uint8_t from[32],
 		return BC_ERR_FORBIDDEN;
 	if ((rc = state_change_ok(m->role, k->info.state, st)) != BC_OK)
 		return rc == BC_ERR_STATE ? BC_OK : BC_ERR_FORBIDDEN;
-	k->info.state = st;
-	memcpy(k->info.state_by, from, BC_E2E_ID_LEN);
-	snprintf(k->info.state_reason, sizeof(k->info.state_reason), "%s",
-		 reason);
-	if ((rc = talk_commit(t, k)) != BC_OK)
+	if ((rc = apply_state(t, k, from, st, reason, text, sizeof(text))) !=
+	    BC_OK)
 		return rc;
-	snprintf(text, sizeof(text), "%s the talk%s%s",
-		 st == BC_TALK_SUSPENDED ? "suspended"
-		 : st == BC_TALK_OPEN	 ? "resumed"
-					 : "closed",
-		 reason[0] ? ": " : "", reason);
 	memset(&ev, 0, sizeof(ev));
 	memcpy(ev.from, from, BC_E2E_ID_LEN);
 	ev.kind = K_STATE;
@@ -1240,17 +1249,9 @@ int bc_talk_set_state(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 		goto out;
 	if ((rc = send_msg(t, k, readers, n, msg, mlen, NULL)) != BC_OK)
 		goto out;
-	k->info.state = state;
-	memcpy(k->info.state_by, self, BC_E2E_ID_LEN);
-	snprintf(k->info.state_reason, sizeof(k->info.state_reason), "%s",
-		 reason);
-	if ((rc = talk_commit(t, k)) != BC_OK)
+	if ((rc = apply_state(t, k, self, state, reason, text, sizeof(text))) !=
+	    BC_OK)
 		goto out;
-	snprintf(text, sizeof(text), "%s the talk%s%s",
-		 state == BC_TALK_SUSPENDED ? "suspended"
-		 : state == BC_TALK_OPEN    ? "resumed"
-					    : "closed",
-		 reason[0] ? ": " : "", reason);
 	rc = log_event(t, k->info.id, K_STATE, self, 0, 0, text, NULL, 0);
 out:
 	bc_free_secret(msg, mlen);
