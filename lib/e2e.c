@@ -58,6 +58,7 @@ struct bc_e2e {
 	uint8_t fp[BC_E2E_ID_LEN];
 	bc_prekey_supply *supply;
 	bc_transcript *tx;
+	uint64_t data_version; /* the store's, when supply/tx were loaded */
 };
 
 static const char K_E2E[] = "e2e";
@@ -238,7 +239,7 @@ static int reload(bc_e2e *e)
 	bc_transcript_free(e->tx);
 	e->supply = s;
 	e->tx = t;
-	return BC_OK;
+	return bc_store_data_version(e->st, &e->data_version);
 }
 
 /* Begin a transaction and bring the in-memory supply and transcript up to
@@ -246,10 +247,16 @@ static int reload(bc_e2e *e)
  * committed since): the store's write lock is held from here on. */
 static int begin_tx(bc_e2e *e)
 {
+	uint64_t v = 0;
 	int rc = bc_store_begin(e->st);
 	if (rc != BC_OK)
 		return rc;
-	if ((rc = reload(e)) != BC_OK)
+	/* Re-read only if another process committed in between: our own
+	 * commits keep the in-memory state equal to the store. */
+	rc = bc_store_data_version(e->st, &v);
+	if (rc == BC_OK && v != e->data_version)
+		rc = reload(e);
+	if (rc != BC_OK)
 		bc_store_rollback(e->st);
 	return rc;
 }

@@ -1771,6 +1771,17 @@ int bc_store_list(bc_store *st, const char *kind, bc_store_list_fn fn,
 	return tx_check(st, rc);
 }
 
+int bc_store_data_version(bc_store *st, uint64_t *v)
+{
+	int64_t x = 0;
+	int rc;
+	if (st == NULL || v == NULL)
+		return BC_ERR_INVALID;
+	rc = query_int(st->db, "PRAGMA data_version", &x);
+	*v = (uint64_t)x;
+	return rc;
+}
+
 int bc_store_count(bc_store *st, const char *kind, uint64_t *n)
 {
 	sqlite3_stmt *s;

@@ -203,6 +203,12 @@ int bc_store_list(bc_store *st, const char *kind, bc_store_list_fn fn,
 /* *n = the number of records of kind. */
 int bc_store_count(bc_store *st, const char *kind, uint64_t *n) BC_MUST_CHECK;
 
+/* A number that changes whenever another connection (another process on
+ * the same profile) has committed since this handle last looked; this
+ * handle's own commits do not change it (SQLite's PRAGMA data_version).
+ * Lets a caller that caches decoded state skip re-reading it. */
+int bc_store_data_version(bc_store *st, uint64_t *v) BC_MUST_CHECK;
+
 /* Append-only log helper: store val under the lookup key
  * bc_store64(seq) (8 bytes, big-endian) where seq = 1 + the last seq ever
  * handed out for kind (sequence numbers are never reused, even after a

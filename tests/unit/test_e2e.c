@@ -434,6 +434,38 @@ static void outbox_survives_until_sent(void **state)
 	member_close(&b);
 }
 
+/* Two handles on one profile (a CLI command while another runs): each
+ * sees the other's commits, so sequence numbers and message keys are
+ * never used twice. */
+static void two_processes_one_profile(void **state)
+{
+	struct member a, a2, b;
+	struct member *tb[1] = {&b};
+	struct sealed s[3];
+	bc_e2e_result res;
+	(void)state;
+	member_open(&a, "a7");
+	member_open(&b, "b7");
+	connect(&a, &b, true);
+	member_open(&a2, "a7"); /* a second connection to a's store */
+	send_to(&a, tb, 1, "one", &s[0]);
+	send_to(&a2, tb, 1, "two", &s[1]);
+	send_to(&a, tb, 1, "three", &s[2]);
+	for (int i = 0; i < 3; i++) {
+		static const char *want[] = {"one", "two", "three"};
+		assert_int_equal(recv_copy(&b, &s[i], 0, NULL, &res), BC_OK);
+		assert_int_equal(res.nmsgs, 1);
+		expect_text(&res, 0, want[i]);
+		assert_int_equal(res.msgs[0].kind, BC_TX_OK);
+		assert_false(has_event(&res, BC_TX_FORK));
+		bc_e2e_result_clear(&res);
+		sealed_free(&s[i]);
+	}
+	member_close(&a2);
+	member_close(&a);
+	member_close(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +475,7 @@ int main(void)
 		cmocka_unit_test(simultaneous_sessions_converge),
 		cmocka_unit_test(equivocation_caught_at_checkpoint),
 		cmocka_unit_test(outbox_survives_until_sent),
+		cmocka_unit_test(two_processes_one_profile),
 	};
 	if (sodium_init() < 0)
 		return 1;
