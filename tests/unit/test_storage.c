@@ -1647,10 +1647,16 @@ static void test_background_checkpoint(void **state)
 	       " %u in commit(), %u in the background\n",
 	       (double)wal_max / (1 << 20), here,
 	       (unsigned)flt.db_syncs_elsewhere);
-	assert_true(wal_max < 40 << 20);
+	/* The hard bound, whatever the thread's speed: beyond WAL_INLINE_PAGES
+	 * (16000 pages of 4 KiB) the committing thread checkpoints inline, so
+	 * the WAL never exceeds ~62.5 MiB plus one transaction. How far below
+	 * that the background thread keeps it (~32 MiB when it keeps up) is a
+	 * matter of speed: printed above, measured by make bench, never
+	 * asserted here (valgrind slows the thread several-fold). */
+	assert_true(wal_max < 72 << 20);
 	assert_true(here <= 3); /* the catch-ups before a rewind */
-	/* the bodies reach relay.db itself */
-	for (tries = 0; tries < 100; tries++) {
+	/* the bodies reach relay.db itself (slowly under valgrind) */
+	for (tries = 0; tries < 1200; tries++) {
 		if (file_size(f->path) > 30000 * 1024)
 			break;
 		usleep(50 * 1000);
