@@ -71,5 +71,23 @@ int cmd_join(int argc, char **argv);
 int cmd_say(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_leave(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+/* cmd_proposal.c */
+int cmd_propose(int argc, char **argv);
+int cmd_counter(int argc, char **argv);
+int cmd_accept(int argc, char **argv);
+int cmd_reject(int argc, char **argv);
+int cmd_withdraw(int argc, char **argv);
+int cmd_proposals(int argc, char **argv);
+/* in cmd_proposal.c: agreement export (called by cmd_agreement) */
+int cmd_agreement_export(int argc, char **argv);
+/* cmd_text.c */
+int cmd_text(int argc, char **argv);
+/* cmd_mutual.c */
+int cmd_ask(int argc, char **argv);
+int cmd_answer(int argc, char **argv);
+/* cmd_exchange.c */
+int cmd_exchange(int argc, char **argv);
 
 #endif

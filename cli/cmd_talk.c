@@ -32,252 +32,9 @@
 #include "internal.h"
 #include "profile.h"
 #include "talk.h"
+#include "talkcli.h"
 
-#define FP_PREFIX 4 /* bytes of a fingerprint shown (8 hex digits) */
 #define MAX_TALKS 1024
-
-/* ---- opening the profile --------------------------------------------- */
-
-struct ctx {
-	bc_store *st;
-	bc_talks *t;
-};
-
-static int ctx_open(struct ctx *c)
-{
-	const char *why = NULL;
-	int rc;
-	c->st = NULL;
-	c->t = NULL;
-	rc = bc_profile_open(NULL, 0, &c->st, &why);
-	if (rc != BC_OK) {
-		cli_err("%s", why ? why : bc_strerror(rc));
-		return rc;
-	}
-	rc = bc_talks_open(&c->t, c->st, (uint64_t)time(NULL));
-	if (rc != BC_OK) {
-		cli_err("cannot load the talks: %s", bc_strerror(rc));
-		bc_store_close(c->st);
-		c->st = NULL;
-	}
-	return rc;
-}
-
-static void ctx_close(struct ctx *c)
-{
-	bc_talks_free(c->t);
-	bc_store_close(c->st);
-	c->t = NULL;
-	c->st = NULL;
-}
-
-static int find_talk(struct ctx *c, const char *s, uint8_t id[BC_TALK_ID_LEN])
-{
-	int rc = bc_talk_find(c->t, s, id);
-	if (rc == BC_ERR_NOTFOUND)
-		cli_err("no talk '%s' in this profile (see 'backchannel talk "
-			"list')",
-			s);
-	else if (rc == BC_ERR_CONFLICT)
-		cli_err("'%s' matches more than one talk: give more digits", s);
-	else if (rc == BC_ERR_INVALID || rc == BC_ERR_MALFORMED)
-		cli_err("'%s' is not a talk id (hex digits expected)", s);
-	else if (rc != BC_OK)
-		cli_err("cannot look up talk '%s': %s", s, bc_strerror(rc));
-	return rc;
-}
-
-/* ---- parsing ------------------------------------------------------------ */
-
-static int parse_role(const char *s, uint8_t *role)
-{
-	if (strcmp(s, "party") == 0)
-		*role = BC_ROLE_PARTY;
-	else if (strcmp(s, "mediator") == 0)
-		*role = BC_ROLE_MEDIATOR;
-	else if (strcmp(s, "observer") == 0)
-		*role = BC_ROLE_OBSERVER;
-	else {
-		cli_err("unknown role '%s' (party, mediator or observer)", s);
-		return BC_ERR_INVALID;
-	}
-	return BC_OK;
-}
-
-static int parse_label(const char *s, uint8_t *label)
-{
-	if (strcmp(s, "private") == 0)
-		*label = BC_LABEL_PRIVATE;
-	else if (strcmp(s, "paraphrase") == 0)
-		*label = BC_LABEL_PARAPHRASE;
-	else if (strcmp(s, "verbatim") == 0)
-		*label = BC_LABEL_VERBATIM;
-	else if (strcmp(s, "attributed") == 0)
-		*label = BC_LABEL_ATTRIBUTED;
-	else {
-		cli_err("unknown label '%s' (private, paraphrase, verbatim or "
-			"attributed)",
-			s);
-		return BC_ERR_INVALID;
-	}
-	return BC_OK;
-}
-
-/* ---- printing ----------------------------------------------------------- */
-
-static const char *name_or(const char *s, const char *dflt)
-{
-	return s != NULL && *s != '\0' ? s : dflt;
-}
-
-static void print_hex(FILE *f, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%02x", p[i]);
-}
-
-/* Text from others, with control characters escaped (one line). */
-static void print_safe(FILE *f, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\\')
-			fputs("\\\\", f);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\x%02x", *p);
-		else
-			fputc(*p, f);
-	}
-}
-
-static void print_time(FILE *f, uint64_t t)
-{
-	char buf[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (gmtime_r(&tt, &tm) != NULL &&
-	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
-		fputs(buf, f);
-	else
-		fprintf(f, "%llu", (unsigned long long)t);
-}
-
-static const bc_talk_member *member_of(const bc_talk_info *info,
-				       const uint8_t id[BC_E2E_ID_LEN])
-{
-	if (info == NULL)
-		return NULL;
-	for (size_t i = 0; i < info->nmembers; i++)
-		if (memcmp(info->members[i].id, id, BC_E2E_ID_LEN) == 0)
-			return &info->members[i];
-	return NULL;
-}
-
-/* "US:1a2b3c4d" for a party, "mediator:1a2b3c4d" otherwise. */
-static void print_who(FILE *f, const bc_talk_info *info,
-		      const uint8_t id[BC_E2E_ID_LEN])
-{
-	const bc_talk_member *m = member_of(info, id);
-	if (m == NULL)
-		fputs("?", f);
-	else if (m->side[0] != '\0')
-		print_safe(f, m->side);
-	else
-		fputs(name_or(bc_talk_role_name(m->role), "?"), f);
-	fputc(':', f);
-	print_hex(f, id, FP_PREFIX);
-}
-
-static const char *kind_name(uint8_t k)
-{
-	switch (k) {
-	case 1: return "join";
-	case 2: return "members";
-	case 3: return "say";
-	case 4: return "state";
-	case 5: return "passed-on";
-	case 6: return "audit";
-	case 100: return "integrity";
-	default: return "event";
-	}
-}
-
-static void print_event_text(const bc_talk_info *info, const bc_talk_event *ev)
-{
-	print_time(stdout, ev->time);
-	printf(" %s ", kind_name(ev->kind));
-	if (ev->kind == 3 || ev->kind == 5 || ev->kind == 6) {
-		/* the statement's id, for 'backchannel relay' */
-		fputc('#', stdout);
-		print_hex(stdout, ev->msg_id, 4);
-		fputc(' ', stdout);
-	}
-	print_who(stdout, info, ev->from);
-	if (ev->kind == 3) {
-		printf(" %s", name_or(bc_talk_audience_name(ev->audience), "?"));
-		if (ev->audience == BC_AUD_DIRECT) {
-			for (size_t i = 0; i < ev->nto; i++) {
-				fputc(i == 0 ? '(' : ',', stdout);
-				print_who(stdout, info, ev->to[i]);
-			}
-			if (ev->nto > 0)
-				fputc(')', stdout);
-		}
-		printf(" %s", ev->label == BC_LABEL_NONE
-				      ? "-"
-				      : name_or(bc_talk_label_name(ev->label),
-						"?"));
-	} else {
-		fputs(" - -", stdout);
-	}
-	fputc(' ', stdout);
-	print_safe(stdout, ev->text ? ev->text : "");
-	fputc('\n', stdout);
-}
-
-static void print_event_json(const bc_talk_info *info, const bc_talk_event *ev,
-			     bool first)
-{
-	const bc_talk_member *m = member_of(info, ev->from);
-	printf("%s{\"talk\":", first ? "" : ",");
-	json_hex(stdout, info->id, BC_TALK_ID_LEN);
-	printf(",\"time\":%llu,\"kind\":", (unsigned long long)ev->time);
-	json_str(stdout, kind_name(ev->kind), strlen(kind_name(ev->kind)));
-	printf(",\"statement\":");
-	json_hex(stdout, ev->msg_id, 16);
-	printf(",\"from\":");
-	json_hex(stdout, ev->from, BC_E2E_ID_LEN);
-	if (m != NULL) {
-		const char *r = name_or(bc_talk_role_name(m->role), "?");
-		printf(",\"from_role\":");
-		json_str(stdout, r, strlen(r));
-		printf(",\"from_side\":");
-		json_str(stdout, m->side, strlen(m->side));
-	}
-	if (ev->kind == 3) {
-		const char *a = name_or(bc_talk_audience_name(ev->audience), "?");
-		const char *l = ev->label == BC_LABEL_NONE
-					? ""
-					: name_or(bc_talk_label_name(ev->label),
-						  "?");
-		printf(",\"audience\":");
-		json_str(stdout, a, strlen(a));
-		printf(",\"label\":");
-		json_str(stdout, l, strlen(l));
-		printf(",\"to\":[");
-		for (size_t i = 0; i < ev->nto; i++) {
-			if (i > 0)
-				fputc(',', stdout);
-			json_hex(stdout, ev->to[i], BC_E2E_ID_LEN);
-		}
-		fputc(']', stdout);
-	}
-	printf(",\"text\":");
-	json_str(stdout, ev->text ? ev->text : "",
-		 ev->text ? strlen(ev->text) : 0);
-	fputc('}', stdout);
-}
 
 /* ---- talk new / list / show -------------------------------------------- */
 
@@ -294,7 +51,7 @@ static int talk_new(int argc, char **argv)
 	const char *relay = NULL, *title = NULL, *rules = "", *side = "";
 	uint8_t role = BC_ROLE_MEDIATOR, id[BC_TALK_ID_LEN];
 	bc_relay_addr addr;
-	struct ctx c;
+	struct cli_talks c;
 	int ch, rc;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -304,7 +61,7 @@ static int talk_new(int argc, char **argv)
 		case 'R': rules = optarg; break;
 		case 's': side = optarg; break;
 		case 'o':
-			if (parse_role(optarg, &role) != BC_OK)
+			if (cli_parse_role(optarg, &role) != BC_OK)
 				return EXIT_USAGE;
 			break;
 		case 'h':
@@ -344,7 +101,7 @@ static int talk_new(int argc, char **argv)
 	}
 	if ((rc = cli_parse_relay(relay, &addr)) != BC_OK)
 		return cli_status(rc);
-	if ((rc = ctx_open(&c)) != BC_OK)
+	if ((rc = cli_talks_open(&c)) != BC_OK)
 		return cli_status(rc);
 	rc = bc_talk_create(c.t, relay, title, rules, role, side, id);
 	if (rc != BC_OK)
@@ -354,16 +111,16 @@ static int talk_new(int argc, char **argv)
 		json_hex(stdout, id, BC_TALK_ID_LEN);
 		printf("}\n");
 	} else {
-		print_hex(stdout, id, BC_TALK_ID_LEN);
+		cli_print_hex(stdout, id, BC_TALK_ID_LEN);
 		fputc('\n', stdout);
 	}
-	ctx_close(&c);
+	cli_talks_close(&c);
 	return cli_status(rc);
 }
 
 static void info_json(const bc_talk_info *info)
 {
-	const char *r = name_or(bc_talk_role_name(info->my_role), "?");
+	const char *r = cli_name_or(bc_talk_role_name(info->my_role), "?");
 	printf("{\"talk\":");
 	json_hex(stdout, info->id, BC_TALK_ID_LEN);
 	printf(",\"title\":");
@@ -384,7 +141,7 @@ static void info_json(const bc_talk_info *info)
 	printf(",\"members\":[");
 	for (size_t i = 0; i < info->nmembers; i++) {
 		const bc_talk_member *m = &info->members[i];
-		const char *mr = name_or(bc_talk_role_name(m->role), "?");
+		const char *mr = cli_name_or(bc_talk_role_name(m->role), "?");
 		printf("%s{\"fingerprint\":", i ? "," : "");
 		json_hex(stdout, m->id, BC_E2E_ID_LEN);
 		printf(",\"role\":");
@@ -408,11 +165,11 @@ static int list_one(void *vctx, const bc_talk_info *info)
 			fputc(',', stdout);
 		info_json(info);
 	} else {
-		print_hex(stdout, info->id, BC_TALK_ID_LEN);
+		cli_print_hex(stdout, info->id, BC_TALK_ID_LEN);
 		printf("  %-8s %-10s %2zu members  ",
-		       name_or(bc_talk_role_name(info->my_role), "?"),
+		       cli_name_or(bc_talk_role_name(info->my_role), "?"),
 		       info->joined ? "joined" : "pending", info->nmembers);
-		print_safe(stdout, info->title);
+		cli_print_safe(stdout, info->title);
 		fputc('\n', stdout);
 	}
 	lc->n++;
@@ -422,7 +179,7 @@ static int list_one(void *vctx, const bc_talk_info *info)
 static int talk_list(int argc, char **argv)
 {
 	struct list_ctx lc = {0};
-	struct ctx c;
+	struct cli_talks c;
 	int rc;
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: backchannel talk list [--json]\n\n"
@@ -435,7 +192,7 @@ static int talk_list(int argc, char **argv)
 		cli_err("usage: backchannel talk list [--json]");
 		return EXIT_USAGE;
 	}
-	if ((rc = ctx_open(&c)) != BC_OK)
+	if ((rc = cli_talks_open(&c)) != BC_OK)
 		return cli_status(rc);
 	if (g_json)
 		fputc('[', stdout);
@@ -444,7 +201,7 @@ static int talk_list(int argc, char **argv)
 		printf("]\n");
 	if (rc != BC_OK)
 		cli_err("cannot list the talks: %s", bc_strerror(rc));
-	ctx_close(&c);
+	cli_talks_close(&c);
 	return cli_status(rc);
 }
 
@@ -452,7 +209,7 @@ static int talk_show(int argc, char **argv)
 {
 	uint8_t id[BC_TALK_ID_LEN];
 	bc_talk_info *info;
-	struct ctx c;
+	struct cli_talks c;
 	int rc;
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: backchannel talk show TALK [--json]\n\n"
@@ -469,11 +226,11 @@ static int talk_show(int argc, char **argv)
 		cli_err("out of memory");
 		return 1;
 	}
-	if ((rc = ctx_open(&c)) != BC_OK) {
+	if ((rc = cli_talks_open(&c)) != BC_OK) {
 		bc_free(info);
 		return cli_status(rc);
 	}
-	if ((rc = find_talk(&c, argv[1], id)) == BC_OK &&
+	if ((rc = cli_find_talk(&c, argv[1], id)) == BC_OK &&
 	    (rc = bc_talk_get(c.t, id, info)) != BC_OK)
 		cli_err("cannot read the talk: %s", bc_strerror(rc));
 	if (rc == BC_OK && g_json) {
@@ -481,16 +238,16 @@ static int talk_show(int argc, char **argv)
 		fputc('\n', stdout);
 	} else if (rc == BC_OK) {
 		printf("talk      ");
-		print_hex(stdout, info->id, BC_TALK_ID_LEN);
+		cli_print_hex(stdout, info->id, BC_TALK_ID_LEN);
 		printf("\ntitle     ");
-		print_safe(stdout, info->title);
+		cli_print_safe(stdout, info->title);
 		printf("\nrules     ");
-		print_safe(stdout, info->rules);
+		cli_print_safe(stdout, info->rules);
 		printf("\nmy role   %s",
-		       name_or(bc_talk_role_name(info->my_role), "?"));
+		       cli_name_or(bc_talk_role_name(info->my_role), "?"));
 		if (info->my_side[0] != '\0') {
 			printf(" (side ");
-			print_safe(stdout, info->my_side);
+			cli_print_safe(stdout, info->my_side);
 			fputc(')', stdout);
 		}
 		printf("%s\nstatus    %s\nstate     %s",
@@ -501,24 +258,24 @@ static int talk_show(int argc, char **argv)
 		       bc_talk_state_name(info->state));
 		if (info->state != BC_TALK_OPEN) {
 			printf(" by ");
-			print_hex(stdout, info->state_by, FP_PREFIX);
+			cli_print_hex(stdout, info->state_by, FP_PREFIX);
 			if (info->state_reason[0] != '\0') {
 				printf(": ");
-				print_safe(stdout, info->state_reason);
+				cli_print_safe(stdout, info->state_reason);
 			}
 		}
 		printf("\nmembers   %zu\n", info->nmembers);
 		for (size_t i = 0; i < info->nmembers; i++) {
 			const bc_talk_member *m = &info->members[i];
 			printf("  ");
-			print_hex(stdout, m->id, 8);
+			cli_print_hex(stdout, m->id, 8);
 			printf("  %-8s ",
-			       name_or(bc_talk_role_name(m->role), "?"));
-			print_safe(stdout, m->side[0] ? m->side : "-");
+			       cli_name_or(bc_talk_role_name(m->role), "?"));
+			cli_print_safe(stdout, m->side[0] ? m->side : "-");
 			fputc('\n', stdout);
 		}
 	}
-	ctx_close(&c);
+	cli_talks_close(&c);
 	sodium_memzero(info, sizeof(*info));
 	bc_free(info);
 	return cli_status(rc);
@@ -551,13 +308,13 @@ int cmd_invite(int argc, char **argv)
 	uint64_t expires = 0;
 	char *text = NULL, *end;
 	unsigned long long hours;
-	struct ctx c;
+	struct cli_talks c;
 	int ch, rc;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'o':
-			if (parse_role(optarg, &role) != BC_OK)
+			if (cli_parse_role(optarg, &role) != BC_OK)
 				return EXIT_USAGE;
 			break;
 		case 's': side = optarg; break;
@@ -601,9 +358,9 @@ int cmd_invite(int argc, char **argv)
 			BC_TALK_SIDE_MAX);
 		return EXIT_USAGE;
 	}
-	if ((rc = ctx_open(&c)) != BC_OK)
+	if ((rc = cli_talks_open(&c)) != BC_OK)
 		return cli_status(rc);
-	if ((rc = find_talk(&c, argv[optind], id)) == BC_OK) {
+	if ((rc = cli_find_talk(&c, argv[optind], id)) == BC_OK) {
 		rc = bc_talk_invite(c.t, id, role, side, expires, &text);
 		if (rc == BC_ERR_FORBIDDEN)
 			cli_err("only the talk's registrar can invite");
@@ -618,7 +375,7 @@ int cmd_invite(int argc, char **argv)
 		sodium_memzero(text, strlen(text));
 		bc_free(text);
 	}
-	ctx_close(&c);
+	cli_talks_close(&c);
 	return cli_status(rc);
 }
 
@@ -626,7 +383,7 @@ int cmd_join(int argc, char **argv)
 {
 	uint8_t id[BC_TALK_ID_LEN];
 	char title[BC_TALK_TITLE_MAX + 1] = "";
-	struct ctx c;
+	struct cli_talks c;
 	int rc;
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: backchannel join INVITE\n\n"
@@ -640,7 +397,7 @@ int cmd_join(int argc, char **argv)
 		cli_err("usage: backchannel join INVITE");
 		return EXIT_USAGE;
 	}
-	if ((rc = ctx_open(&c)) != BC_OK)
+	if ((rc = cli_talks_open(&c)) != BC_OK)
 		return cli_status(rc);
 	rc = bc_talk_join(c.t, argv[1], id, title, sizeof(title));
 	if (rc == BC_ERR_CHECKSUM)
@@ -664,78 +421,18 @@ int cmd_join(int argc, char **argv)
 		printf(",\"joined\":false}\n");
 	} else if (rc == BC_OK) {
 		printf("talk    ");
-		print_hex(stdout, id, BC_TALK_ID_LEN);
+		cli_print_hex(stdout, id, BC_TALK_ID_LEN);
 		printf("\ntitle   ");
-		print_safe(stdout, title);
+		cli_print_safe(stdout, title);
 		printf("\nstatus  pending: the membership is confirmed when "
 		       "the registrar syncs\n");
 	}
-	ctx_close(&c);
+	cli_talks_close(&c);
 	/* a checksum error and a mistyped invite are security refusals */
 	return rc == BC_ERR_MALFORMED ? EXIT_SECURITY : cli_status(rc);
 }
 
 /* ---- say ---------------------------------------------------------------- */
-
-/* Resolve "fp,fp,..." (hex prefixes) against the talk's members. */
-static int resolve_direct(const bc_talk_info *info, const uint8_t *self,
-			  const char *list, uint8_t (*to)[BC_E2E_ID_LEN],
-			  size_t *nto)
-{
-	char hex[2 * BC_E2E_ID_LEN + 1];
-	const char *p = list;
-	*nto = 0;
-	while (*p != '\0') {
-		size_t len = strcspn(p, ",");
-		const bc_talk_member *hit = NULL;
-		if (len == 0 || len > 2 * BC_E2E_ID_LEN ||
-		    strspn(p, "0123456789abcdefABCDEF") < len) {
-			cli_err("--direct takes fingerprint prefixes (hex) "
-				"separated by commas");
-			return BC_ERR_INVALID;
-		}
-		for (size_t i = 0; i < info->nmembers; i++) {
-			if (bc_hex_encode(info->members[i].id, BC_E2E_ID_LEN,
-					  hex, sizeof(hex)) != BC_OK)
-				return BC_ERR_INTERNAL;
-			if (strncasecmp(hex, p, len) != 0)
-				continue;
-			if (hit != NULL) {
-				cli_err("'%.*s' matches more than one member: "
-					"give more digits",
-					(int)len, p);
-				return BC_ERR_INVALID;
-			}
-			hit = &info->members[i];
-		}
-		if (hit == NULL) {
-			cli_err("no member of this talk has a fingerprint "
-				"starting with '%.*s' (see 'backchannel talk "
-				"show')",
-				(int)len, p);
-			return BC_ERR_NOTFOUND;
-		}
-		/* the author always reads what it says: not a recipient */
-		if (memcmp(hit->id, self, BC_E2E_ID_LEN) == 0)
-			hit = NULL;
-		for (size_t i = 0; hit != NULL && i < *nto; i++)
-			if (memcmp(to[i], hit->id, BC_E2E_ID_LEN) == 0)
-				hit = NULL;
-		if (hit != NULL) {
-			if (*nto == BC_TALK_MAX_MEMBERS)
-				return BC_ERR_INVALID;
-			memcpy(to[(*nto)++], hit->id, BC_E2E_ID_LEN);
-		}
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	if (*nto == 0) {
-		cli_err("--direct needs at least one member other than you");
-		return BC_ERR_INVALID;
-	}
-	return BC_OK;
-}
 
 int cmd_say(int argc, char **argv)
 {
@@ -751,7 +448,7 @@ int cmd_say(int argc, char **argv)
 	const char *direct = NULL;
 	bc_talk_info *info = NULL;
 	size_t nto = 0;
-	struct ctx c;
+	struct cli_talks c;
 	int ch, rc, naud = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -764,7 +461,7 @@ int cmd_say(int argc, char **argv)
 			naud++;
 			break;
 		case 'l':
-			if (parse_label(optarg, &label) != BC_OK)
+			if (cli_parse_label(optarg, &label) != BC_OK)
 				return EXIT_USAGE;
 			break;
 		case 'h':
@@ -806,9 +503,9 @@ int cmd_say(int argc, char **argv)
 		cli_err("the text must be 1..%d bytes", BC_TALK_TEXT_MAX);
 		return EXIT_USAGE;
 	}
-	if ((rc = ctx_open(&c)) != BC_OK)
+	if ((rc = cli_talks_open(&c)) != BC_OK)
 		return cli_status(rc);
-	if ((rc = find_talk(&c, argv[optind], id)) != BC_OK)
+	if ((rc = cli_find_talk(&c, argv[optind], id)) != BC_OK)
 		goto out;
 	if (direct != NULL) {
 		info = bc_calloc(1, sizeof(*info));
@@ -822,9 +519,9 @@ int cmd_say(int argc, char **argv)
 			cli_err("cannot read the talk: %s", bc_strerror(rc));
 			goto out;
 		}
-		if ((rc = resolve_direct(info, bc_e2e_id(bc_talks_e2e(c.t)),
+		if ((rc = cli_resolve_members(info, bc_e2e_id(bc_talks_e2e(c.t)),
 					 direct, to, &nto)) != BC_OK) {
-			ctx_close(&c);
+			cli_talks_close(&c);
 			bc_free(info);
 			bc_free(to);
 			return EXIT_USAGE;
@@ -846,7 +543,7 @@ int cmd_say(int argc, char **argv)
 	else if (rc != BC_OK)
 		cli_err("cannot send: %s", bc_strerror(rc));
 out:
-	ctx_close(&c);
+	cli_talks_close(&c);
 	if (info != NULL) {
 		sodium_memzero(info, sizeof(*info));
 		bc_free(info);
@@ -924,10 +621,10 @@ static void events_print(const bc_talk_info *info, const struct events *es,
 {
 	for (size_t i = 0; i < es->n; i++) {
 		if (g_json) {
-			print_event_json(info, &es->v[i].ev, *first);
+			cli_print_event_json(info, &es->v[i].ev, *first);
 			*first = false;
 		} else {
-			print_event_text(info, &es->v[i].ev);
+			cli_print_event(info, &es->v[i].ev);
 		}
 	}
 }
@@ -952,7 +649,7 @@ int cmd_sync(int argc, char **argv)
 	struct events es = {0};
 	bc_talk_info *info = NULL;
 	bool first = true;
-	struct ctx c;
+	struct cli_talks c;
 	int rc, failed = BC_OK;
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: backchannel sync [TALK] [--json]\n\n"
@@ -976,13 +673,13 @@ int cmd_sync(int argc, char **argv)
 		cli_err("out of memory");
 		return 1;
 	}
-	if ((rc = ctx_open(&c)) != BC_OK) {
+	if ((rc = cli_talks_open(&c)) != BC_OK) {
 		bc_free(ids.v);
 		bc_free(info);
 		return cli_status(rc);
 	}
 	if (argc == 2) {
-		if ((rc = find_talk(&c, argv[1], ids.v[0])) == BC_OK)
+		if ((rc = cli_find_talk(&c, argv[1], ids.v[0])) == BC_OK)
 			ids.n = 1;
 	} else if ((rc = bc_talk_list(c.t, collect_id, &ids)) != BC_OK) {
 		cli_err("cannot list the talks: %s", bc_strerror(rc));
@@ -1011,9 +708,9 @@ int cmd_sync(int argc, char **argv)
 		}
 		if (!g_json && ids.n > 1 && es.n > 0) {
 			printf("== talk ");
-			print_hex(stdout, info->id, FP_PREFIX);
+			cli_print_hex(stdout, info->id, FP_PREFIX);
 			fputc(' ', stdout);
-			print_safe(stdout, info->title);
+			cli_print_safe(stdout, info->title);
 			fputc('\n', stdout);
 		}
 		events_print(info, &es, &first);
@@ -1023,7 +720,7 @@ int cmd_sync(int argc, char **argv)
 		printf("]\n");
 	rc = failed;
 out:
-	ctx_close(&c);
+	cli_talks_close(&c);
 	bc_free(ids.v);
 	sodium_memzero(info, sizeof(*info));
 	bc_free(info);
@@ -1036,7 +733,7 @@ int cmd_log(int argc, char **argv)
 	struct events es = {0};
 	bc_talk_info *info = NULL;
 	bool first = true;
-	struct ctx c;
+	struct cli_talks c;
 	int rc;
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: backchannel log TALK [--json]\n\n"
@@ -1052,11 +749,11 @@ int cmd_log(int argc, char **argv)
 		cli_err("out of memory");
 		return 1;
 	}
-	if ((rc = ctx_open(&c)) != BC_OK) {
+	if ((rc = cli_talks_open(&c)) != BC_OK) {
 		bc_free(info);
 		return cli_status(rc);
 	}
-	if ((rc = find_talk(&c, argv[1], id)) != BC_OK)
+	if ((rc = cli_find_talk(&c, argv[1], id)) != BC_OK)
 		goto out;
 	if ((rc = bc_talk_get(c.t, id, info)) != BC_OK) {
 		cli_err("cannot read the talk: %s", bc_strerror(rc));
@@ -1076,7 +773,7 @@ int cmd_log(int argc, char **argv)
 	}
 	events_free(&es);
 out:
-	ctx_close(&c);
+	cli_talks_close(&c);
 	sodium_memzero(info, sizeof(*info));
 	bc_free(info);
 	return cli_status(rc);
@@ -1093,7 +790,7 @@ static int set_state(int argc, char **argv, uint8_t state, const char *usage,
 		{0, 0, 0, 0}};
 	const char *reason = "";
 	uint8_t id[BC_TALK_ID_LEN];
-	struct ctx c;
+	struct cli_talks c;
 	int ch, rc;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -1111,9 +808,9 @@ static int set_state(int argc, char **argv, uint8_t state, const char *usage,
 		cli_err("the reason is limited to 256 bytes");
 		return EXIT_USAGE;
 	}
-	if ((rc = ctx_open(&c)) != BC_OK)
+	if ((rc = cli_talks_open(&c)) != BC_OK)
 		return cli_status(rc);
-	if ((rc = find_talk(&c, argv[optind], id)) == BC_OK) {
+	if ((rc = cli_find_talk(&c, argv[optind], id)) == BC_OK) {
 		rc = bc_talk_set_state(c.t, id, state, reason);
 		if (rc == BC_ERR_FORBIDDEN)
 			cli_err(state == BC_TALK_CLOSED
@@ -1129,7 +826,7 @@ static int set_state(int argc, char **argv, uint8_t state, const char *usage,
 		else
 			printf("talk %s\n", bc_talk_state_name(state));
 	}
-	ctx_close(&c);
+	cli_talks_close(&c);
 	return cli_status(rc);
 }
 
@@ -1171,13 +868,13 @@ int cmd_pass_on(int argc, char **argv)
 	const char *to_list = NULL, *text = NULL;
 	bc_talk_info *info = NULL;
 	size_t nto = 0;
-	struct ctx c;
+	struct cli_talks c;
 	int ch, rc;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
-			if (parse_label(optarg, &mode) != BC_OK ||
+			if (cli_parse_label(optarg, &mode) != BC_OK ||
 			    mode == BC_LABEL_PRIVATE)
 				return EXIT_USAGE;
 			break;
@@ -1213,15 +910,15 @@ int cmd_pass_on(int argc, char **argv)
 	}
 	if ((info = bc_calloc(1, sizeof(*info))) == NULL)
 		return 1;
-	if ((rc = ctx_open(&c)) != BC_OK) {
+	if ((rc = cli_talks_open(&c)) != BC_OK) {
 		bc_free(info);
 		return cli_status(rc);
 	}
-	rc = find_talk(&c, argv[optind], id);
+	rc = cli_find_talk(&c, argv[optind], id);
 	if (rc == BC_OK && to_list != NULL) {
 		rc = bc_talk_get(c.t, id, info);
 		if (rc == BC_OK)
-			rc = resolve_direct(info, bc_e2e_id(bc_talks_e2e(c.t)),
+			rc = cli_resolve_members(info, bc_e2e_id(bc_talks_e2e(c.t)),
 					    to_list, to, &nto);
 	}
 	if (rc == BC_OK) {
@@ -1251,7 +948,7 @@ int cmd_pass_on(int argc, char **argv)
 		else
 			printf("passed on\n");
 	}
-	ctx_close(&c);
+	cli_talks_close(&c);
 	bc_free(info);
 	return cli_status(rc);
 }

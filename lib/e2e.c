@@ -337,6 +337,11 @@ const bc_identity_pub *bc_e2e_identity(const bc_e2e *e)
 	return &e->self.pub;
 }
 
+const bc_identity *bc_e2e_self(const bc_e2e *e)
+{
+	return &e->self;
+}
+
 const uint8_t *bc_e2e_id(const bc_e2e *e)
 {
 	return e->fp;

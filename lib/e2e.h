@@ -55,6 +55,8 @@ int bc_e2e_new(bc_e2e **out, bc_store *st, uint64_t now) BC_MUST_CHECK;
 void bc_e2e_free(bc_e2e *e);
 
 const bc_identity_pub *bc_e2e_identity(const bc_e2e *e);
+/* The identity with its secret keys (for signing agreements). */
+const bc_identity *bc_e2e_self(const bc_e2e *e);
 /* This member's id (its identity fingerprint). */
 const uint8_t *bc_e2e_id(const bc_e2e *e);
 

@@ -58,6 +58,7 @@
 
 #include "backchannel/error.h"
 #include "codec.h"
+#include "roles.h"
 
 #define BC_PROPOSAL_FORMAT 1
 #define BC_PROPOSAL_ID_LEN 16
@@ -75,7 +76,6 @@
 #define BC_MEETING_KEY_WINDOW "window"
 
 enum { BC_PROPOSAL_GENERAL = 0, BC_PROPOSAL_MEETING = 1 };
-enum { BC_ROLE_PARTY = 1, BC_ROLE_MEDIATOR = 2, BC_ROLE_OBSERVER = 3 };
 enum {
 	BC_PROPOSAL_EMPTY = 0, /* nothing proposed yet (never encoded) */
 	BC_PROPOSAL_OPEN = 1,

@@ -19,17 +19,18 @@
 #include "invite.h"
 #include "prekey.h"
 #include "talk.h"
+#include "talk_int.h"
 #include "transcript.h"
 
 #define TALK_VERSION 1
 #define MSG_VERSION 1
-#define K_JOIN 1
-#define K_MEMBERS 2
-#define K_SAY 3
-#define K_STATE 4
-#define K_PASSON 5
-#define K_AUDIT 6
-#define EV_INTEGRITY 100
+#define K_JOIN BC_TK_JOIN
+#define K_MEMBERS BC_TK_MEMBERS
+#define K_SAY BC_TK_SAY
+#define K_STATE BC_TK_STATE
+#define K_PASSON BC_TK_PASSON
+#define K_AUDIT BC_TK_AUDIT
+#define EV_INTEGRITY BC_TEV_INTEGRITY
 #define MAX_INVITES 256
 #define MAX_CLIENTS 8
 #define TAG_LEN 32
@@ -1534,9 +1535,201 @@ out:
 
 /* Handle one delivered message in talk k. Problems with its content are
  * the sender's: they are logged, not fatal. */
+/* ---- the mediation tools (talk_int.h) ------------------------------------ */
+
+const bc_identity *bc_talks_identity(bc_talks *t)
+{
+	return bc_e2e_self(t->e);
+}
+
+const uint8_t *bc_talks_self(bc_talks *t)
+{
+	return bc_e2e_id(t->e);
+}
+
+bc_store *bc_talks_store(bc_talks *t)
+{
+	return t->st;
+}
+
+uint64_t bc_talks_now(void)
+{
+	return now_s();
+}
+
+const bc_talk_member *bc_talk_member_of(const bc_talk_info *info,
+					const uint8_t id[BC_E2E_ID_LEN])
+{
+	for (size_t i = 0; i < info->nmembers; i++)
+		if (memcmp(info->members[i].id, id, BC_E2E_ID_LEN) == 0)
+			return &info->members[i];
+	return NULL;
+}
+
+size_t bc_talk_parties(const bc_talk_info *info,
+		       uint8_t (*out)[BC_E2E_ID_LEN])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < info->nmembers; i++)
+		if (info->members[i].role == BC_ROLE_PARTY)
+			memcpy(out[n++], info->members[i].id, BC_E2E_ID_LEN);
+	return n;
+}
+
+int bc_talk_send(bc_talks *t, const uint8_t talk_id[BC_TALK_ID_LEN],
+		 uint8_t kind, const uint8_t *body, size_t blen,
+		 const uint8_t (*to)[BC_E2E_ID_LEN], size_t nto,
+		 bool observer_ok, uint8_t msg_id_out[16])
+{
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	const bc_talk_member *readers[BC_TALK_MAX_MEMBERS];
+	const uint8_t *self = bc_e2e_id(t->e);
+	size_t n = 0;
+	bc_wr w;
+	uint8_t *msg = NULL;
+	size_t mlen = 0;
+	int rc;
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	if ((rc = talk_load(t, talk_id, k)) != BC_OK)
+		goto out;
+	if (!k->info.joined ||
+	    (k->info.my_role == BC_ROLE_OBSERVER && !observer_ok)) {
+		rc = BC_ERR_FORBIDDEN;
+		goto out;
+	}
+	if (k->info.state != BC_TALK_OPEN) {
+		rc = BC_ERR_STATE;
+		goto out;
+	}
+	if (blen > BC_TALK_TEXT_MAX + 8192 || nto > BC_TALK_MAX_MEMBERS) {
+		rc = BC_ERR_TOOBIG;
+		goto out;
+	}
+	if (to == NULL) {
+		for (size_t i = 0; i < k->info.nmembers; i++)
+			if (memcmp(k->info.members[i].id, self,
+				   BC_E2E_ID_LEN) != 0)
+				readers[n++] = &k->info.members[i];
+	} else {
+		for (size_t i = 0; i < nto; i++) {
+			const bc_talk_member *m = member_by_id(k, to[i]);
+			if (m == NULL || memcmp(to[i], self, BC_E2E_ID_LEN) == 0) {
+				rc = BC_ERR_NOTFOUND;
+				goto out;
+			}
+			for (size_t j = 0; j < n; j++)
+				if (readers[j] == m)
+					m = NULL;
+			if (m != NULL)
+				readers[n++] = m;
+		}
+	}
+	if (n == 0) {
+		rc = BC_ERR_NOTFOUND; /* nobody to send it to */
+		goto out;
+	}
+	bc_wr_init(&w, BC_TALK_TEXT_MAX + 8192 + 64);
+	bc_wr_u8(&w, MSG_VERSION);
+	bc_wr_raw(&w, k->info.id, BC_TALK_ID_LEN);
+	bc_wr_u8(&w, kind);
+	bc_wr_raw(&w, body, blen);
+	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
+		goto out;
+	rc = send_msg(t, k, readers, n, msg, mlen, msg_id_out);
+out:
+	bc_free_secret(msg, mlen);
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+int bc_talk_emit(bc_talks *t, const uint8_t talk_id[BC_TALK_ID_LEN],
+		 const uint8_t *msg_id, uint8_t kind,
+		 const uint8_t from[BC_E2E_ID_LEN], const char *text,
+		 const uint8_t (*to)[BC_E2E_ID_LEN], size_t nto,
+		 bc_talk_event_fn fn, void *ctx)
+{
+	bc_talk_event ev;
+	int rc;
+	if (nto > BC_TALK_MAX_MEMBERS || strlen(text) > BC_TALK_TEXT_MAX)
+		return BC_ERR_INVALID;
+	rc = log_event_id(t, talk_id, msg_id, kind, from, 0, 0, text, to, nto);
+	if (rc != BC_OK || fn == NULL)
+		return rc;
+	memset(&ev, 0, sizeof(ev));
+	if (msg_id)
+		memcpy(ev.msg_id, msg_id, BC_MSGID_LEN);
+	ev.time = now_s();
+	ev.kind = kind;
+	memcpy(ev.from, from, BC_E2E_ID_LEN);
+	ev.text = text;
+	ev.to = to;
+	ev.nto = nto;
+	return fn(ctx, &ev);
+}
+
+bool bc_talk_readers_are(const bc_e2e_msg *m,
+			 const uint8_t (*ids)[BC_E2E_ID_LEN], size_t n)
+{
+	size_t readers = 0;
+	for (uint16_t i = 0; i < m->meta.audience.count; i++) {
+		bool found = false;
+		if (memcmp(m->meta.audience.ids[i], m->meta.sender,
+			   BC_E2E_ID_LEN) == 0)
+			continue;
+		readers++;
+		for (size_t j = 0; j < n && !found; j++)
+			found = memcmp(ids[j], m->meta.audience.ids[i],
+				       BC_E2E_ID_LEN) == 0;
+		if (!found)
+			return false;
+	}
+	return readers == n;
+}
+
+bool bc_talk_readers_all(const bc_talk_info *info, const bc_e2e_msg *m)
+{
+	for (size_t i = 0; i < info->nmembers; i++) {
+		bool found = false;
+		if (memcmp(info->members[i].id, m->meta.sender,
+			   BC_E2E_ID_LEN) == 0)
+			continue;
+		for (uint16_t j = 0; j < m->meta.audience.count && !found; j++)
+			found = memcmp(m->meta.audience.ids[j],
+				       info->members[i].id, BC_E2E_ID_LEN) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static bc_talk_tool_fn tool_for(uint8_t kind)
+{
+	switch (kind) {
+	case BC_TK_PROPOSAL: return bc_talk_on_proposal;
+	case BC_TK_SIGN: return bc_talk_on_sign;
+	case BC_TK_TEXT: return bc_talk_on_text;
+	case BC_TK_MUTUAL: return bc_talk_on_mutual;
+	case BC_TK_EXCHANGE: return bc_talk_on_exchange;
+	default: return NULL;
+	}
+}
+
+/* A tool message: from a member of a talk that is not closed. */
+static int on_tool(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
+		   bc_rd *r, bc_talk_tool_fn tool, bc_talk_event_fn fn,
+		   void *ctx)
+{
+	if (member_by_id(k, m->meta.sender) == NULL ||
+	    k->info.state == BC_TALK_CLOSED || !k->info.joined)
+		return BC_ERR_FORBIDDEN;
+	return tool(t, &k->info, m, r, fn, ctx);
+}
+
 static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 		      bc_talk_event_fn fn, void *ctx)
 {
+	bc_talk_tool_fn tool = NULL;
 	bc_rd r;
 	uint8_t ver = 0, kind = 0;
 	const uint8_t *tid;
@@ -1558,6 +1751,8 @@ static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 		rc = on_state(t, k, m->meta.sender, &r, fn, ctx);
 	else if (kind == K_PASSON || kind == K_AUDIT)
 		rc = on_passon(t, k, m, &r, kind == K_AUDIT, fn, ctx);
+	else if ((tool = tool_for(kind)) != NULL)
+		rc = on_tool(t, k, m, &r, tool, fn, ctx);
 	if (rc == BC_ERR_MALFORMED || rc == BC_ERR_FORBIDDEN ||
 	    rc == BC_ERR_TOOBIG || rc == BC_ERR_AUTH)
 		rc = log_event(t, k->info.id, EV_INTEGRITY, m->meta.sender, 0, 0,
@@ -1571,7 +1766,7 @@ static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 			       NULL, 0);
 	else if (rc == BC_OK && kind != K_JOIN && kind != K_MEMBERS &&
 		 kind != K_SAY && kind != K_STATE && kind != K_PASSON &&
-		 kind != K_AUDIT)
+		 kind != K_AUDIT && tool == NULL)
 		rc = log_event(t, k->info.id, EV_INTEGRITY, m->meta.sender, 0, 0,
 			       "skipped a message of an unknown kind", NULL, 0);
 	return rc;

@@ -44,6 +44,7 @@
 #include "backchannel/error.h"
 #include "e2e.h"
 #include "identity.h"
+#include "roles.h"
 #include "store.h"
 
 #define BC_TALK_ID_LEN 16
@@ -53,12 +54,6 @@
 #define BC_TALK_SIDE_MAX 64
 #define BC_TALK_RELAY_MAX 300
 #define BC_TALK_TEXT_MAX 65536
-
-enum bc_talk_role {
-	BC_ROLE_PARTY = 1,
-	BC_ROLE_MEDIATOR = 2,
-	BC_ROLE_OBSERVER = 3,
-};
 
 enum bc_talk_state {
 	BC_TALK_OPEN = 1,
