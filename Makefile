@@ -151,7 +151,7 @@ bench: $(RELAYD) $(LOADGEN)
 	@BUILD=$(BUILD) bench/run $(if $(QUICK),--quick)
 
 # ---- fuzzing (clang + libFuzzer) -----------------------------------------
-FUZZ_BUILD  := build-fuzz
+FUZZ_BUILD  ?= build-fuzz
 FUZZ_CC     ?= clang
 FUZZ_FLAGS  := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIBOBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
