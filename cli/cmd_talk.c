@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "e2e.h"
@@ -381,25 +382,82 @@ int cmd_invite(int argc, char **argv)
 
 int cmd_join(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{"accept-rules", no_argument, 0, 'a'},
+		{0, 0, 0, 0},
+	};
+	static const char usage[] =
+		"usage: backchannel join INVITE [--accept-rules]";
 	uint8_t id[BC_TALK_ID_LEN];
 	char title[BC_TALK_TITLE_MAX + 1] = "";
+	bc_talk_offer *of = NULL;
+	bool accept = false;
 	struct cli_talks c;
-	int rc;
+	int rc, o;
 	if (cli_wants_help(argc, argv)) {
-		printf("usage: backchannel join INVITE\n\n"
-		       "Join a talk with an invite (accepting its ground "
-		       "rules). The membership is\npending until the "
-		       "registrar syncs; run 'backchannel sync' after "
-		       "that.\n");
+		printf("%s\n\n"
+		       "Join a talk with an invite. Joining means accepting the "
+		       "talk's ground rules,\nwhich the invite carries: without "
+		       "--accept-rules they are shown and, on a\nterminal, you "
+		       "are asked to type 'yes'. The membership is pending until "
+		       "the\nregistrar syncs; run 'backchannel sync' after "
+		       "that.\n",
+		       usage);
 		return 0;
 	}
-	if (argc != 2) {
-		cli_err("usage: backchannel join INVITE");
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'a') {
+			cli_err("%s", usage);
+			return EXIT_USAGE;
+		}
+		accept = true;
+	}
+	if (argc - optind != 1) {
+		cli_err("%s", usage);
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_talks_open(&c)) != BC_OK)
+	if ((of = bc_calloc(1, sizeof(*of))) == NULL)
+		return cli_status(BC_ERR_NOMEM);
+	rc = bc_talk_offer_read(argv[optind], of);
+	if (rc == BC_OK && !accept) {
+		char line[16] = "";
+		/* show what is being accepted */
+		fprintf(stderr, "talk    ");
+		cli_print_safe(stderr, of->title);
+		fprintf(stderr, "\nrole    %s%s",
+			cli_name_or(bc_talk_role_name(of->role), "?"),
+			of->side[0] ? " " : "");
+		cli_print_safe(stderr, of->side);
+		fprintf(stderr, "\nground rules:\n  ");
+		cli_print_safe(stderr, of->rules[0] ? of->rules : "(none)");
+		fputc('\n', stderr);
+		if (!isatty(STDIN_FILENO)) {
+			cli_err("joining accepts these ground rules: run again "
+				"with --accept-rules");
+			bc_free(of);
+			return EXIT_USAGE;
+		}
+		fprintf(stderr, "Accept these ground rules and join? Type "
+				"'yes': ");
+		if (fgets(line, sizeof(line), stdin) == NULL ||
+		    strcmp(line, "yes\n") != 0) {
+			cli_err("not joined: the ground rules were not "
+				"accepted");
+			bc_free(of);
+			return 1;
+		}
+	}
+	if (rc == BC_OK && (rc = cli_talks_open(&c)) != BC_OK) {
+		bc_free(of);
 		return cli_status(rc);
-	rc = bc_talk_join(c.t, argv[1], id, title, sizeof(title));
+	}
+	if (rc == BC_OK) {
+		rc = bc_talk_join(c.t, argv[optind], of->rules, id, title,
+				  sizeof(title));
+		cli_talks_close(&c);
+	}
+	bc_free(of);
 	if (rc == BC_ERR_CHECKSUM)
 		cli_err("that invite has a typo (checksum mismatch): copy it "
 			"again");
@@ -427,7 +485,6 @@ int cmd_join(int argc, char **argv)
 		printf("\nstatus  pending: the membership is confirmed when "
 		       "the registrar syncs\n");
 	}
-	cli_talks_close(&c);
 	/* a checksum error and a mistyped invite are security refusals */
 	return rc == BC_ERR_MALFORMED ? EXIT_SECURITY : cli_status(rc);
 }

@@ -97,7 +97,9 @@ static int invite_check(const bc_invite *inv, char **relay, size_t *title_len,
 	int err;
 
 	*relay = NULL;
+	size_t rules_len;
 	if ((err = check_text(inv->title, sizeof(inv->title), title_len)) != BC_OK ||
+	    (err = check_text(inv->rules, sizeof(inv->rules), &rules_len)) != BC_OK ||
 	    (err = check_text(inv->side, sizeof(inv->side), side_len)) != BC_OK)
 		return err;
 	if (!side_fits_role(inv->role, *side_len))
@@ -154,6 +156,20 @@ int bc_invite_new(bc_invite *inv, const bc_relay_addr *relay,
 	return err;
 }
 
+int bc_invite_set_rules(bc_invite *inv, const char *rules)
+{
+	size_t n;
+	if (inv == NULL || rules == NULL)
+		return BC_ERR_INVALID;
+	n = strlen(rules);
+	if (n > BC_INVITE_RULES_MAX)
+		return BC_ERR_TOOBIG;
+	if (!bc_utf8_valid((const uint8_t *)rules, n))
+		return BC_ERR_INVALID;
+	memcpy(inv->rules, rules, n + 1);
+	return BC_OK;
+}
+
 void bc_invite_wipe(bc_invite *inv)
 {
 	if (inv != NULL)
@@ -185,6 +201,7 @@ int bc_invite_encode(const bc_invite *inv, uint8_t *out, size_t outcap, size_t *
 	bc_wr_raw(&w, inv->capability, sizeof(inv->capability));
 	bc_wr_raw(&w, inv->channel, sizeof(inv->channel));
 	bc_wr_str(&w, inv->title);
+	bc_wr_str(&w, inv->rules);
 	bc_wr_u8(&w, inv->role);
 	bc_wr_str(&w, inv->side);
 	bc_wr_raw(&w, inv->secret, sizeof(inv->secret));
@@ -242,7 +259,7 @@ static int read_relay(bc_rd *r, const char *s, size_t len, bc_relay_addr *a)
 int bc_invite_decode(bc_invite *out, const uint8_t *in, size_t len)
 {
 	char relay[BC_INVITE_RELAY_MAX + 1];
-	size_t relay_len = 0, title_len = 0, side_len = 0;
+	size_t relay_len = 0, title_len = 0, rules_len = 0, side_len = 0;
 	uint8_t version = 0;
 	bc_rd r;
 	int err;
@@ -267,6 +284,7 @@ int bc_invite_decode(bc_invite *out, const uint8_t *in, size_t len)
 	    (err = bc_rd_raw(&r, out->capability, sizeof(out->capability))) != BC_OK ||
 	    (err = bc_rd_raw(&r, out->channel, sizeof(out->channel))) != BC_OK ||
 	    (err = read_text(&r, BC_INVITE_TITLE_MAX, out->title, &title_len)) != BC_OK ||
+	    (err = read_text(&r, BC_INVITE_RULES_MAX, out->rules, &rules_len)) != BC_OK ||
 	    (err = bc_rd_u8(&r, &out->role)) != BC_OK)
 		goto out;
 	if (out->role < BC_INVITE_PARTY || out->role > BC_INVITE_OBSERVER) {

@@ -14,7 +14,8 @@
  *
  *   u8 version (1) || string relay (<= 300, canonical "HOST:PORT/bck:KEY")
  *   || fixed[129] inviter || fixed[32] mailbox || fixed[32] capability
- *   || fixed[16] channel || string title (<= 200) || u8 role (1..3)
+ *   || fixed[16] channel || string title (<= 200)
+ *   || string ground rules (<= 4096) || u8 role (1..3)
  *   || string side (party: 1..64 bytes; otherwise empty)
  *   || fixed[32] secret || u64 expires (0 = never)
  *
@@ -55,6 +56,7 @@
 
 #define BC_INVITE_RELAY_MAX 300   /* bytes of the relay address string */
 #define BC_INVITE_TITLE_MAX 200   /* bytes of the channel title */
+#define BC_INVITE_RULES_MAX 4096  /* bytes of the ground rules */
 #define BC_INVITE_SIDE_MAX 64     /* bytes of a party's side label */
 #define BC_INVITE_MAILBOX_LEN 32
 #define BC_INVITE_CAP_LEN 32
@@ -65,12 +67,13 @@
 /* Longest binary invite: every variable field at its cap. */
 #define BC_INVITE_MAX_LEN                                                        \
 	(1 + 4 + BC_INVITE_RELAY_MAX + BC_IDENTITY_PUBLIC_LEN + BC_INVITE_MAILBOX_LEN + \
-	 BC_INVITE_CAP_LEN + BC_INVITE_CHANNEL_LEN + 4 + BC_INVITE_TITLE_MAX + 1 +    \
-	 4 + BC_INVITE_SIDE_MAX + BC_INVITE_SECRET_LEN + 8)
+	 BC_INVITE_CAP_LEN + BC_INVITE_CHANNEL_LEN + 4 + BC_INVITE_TITLE_MAX + 4 +    \
+	 BC_INVITE_RULES_MAX + 1 + 4 + BC_INVITE_SIDE_MAX + BC_INVITE_SECRET_LEN + 8)
 /* Shortest binary invite: every string empty (not itself valid, since a
  * relay address is never empty; a lower bound for parsers). */
 #define BC_INVITE_MIN_LEN (BC_INVITE_MAX_LEN - BC_INVITE_RELAY_MAX - \
-			   BC_INVITE_TITLE_MAX - BC_INVITE_SIDE_MAX)
+			   BC_INVITE_TITLE_MAX - BC_INVITE_RULES_MAX - \
+			   BC_INVITE_SIDE_MAX)
 
 /* The offered role (wire values; anything else is malformed). */
 typedef enum bc_invite_role {
@@ -88,6 +91,7 @@ typedef struct bc_invite {
 	uint8_t capability[BC_INVITE_CAP_LEN];   /* secret */
 	uint8_t channel[BC_INVITE_CHANNEL_LEN];
 	char title[BC_INVITE_TITLE_MAX + 1];
+	char rules[BC_INVITE_RULES_MAX + 1];      /* the ground rules to accept */
 	uint8_t role;                             /* a bc_invite_role */
 	char side[BC_INVITE_SIDE_MAX + 1];
 	uint8_t secret[BC_INVITE_SECRET_LEN];    /* secret, one-time */
@@ -111,6 +115,10 @@ int bc_invite_new(bc_invite *inv, const bc_relay_addr *relay,
 		  const char *title, bc_invite_role role, const char *side,
 		  uint64_t expires) BC_MUST_CHECK;
 
+/* Set the ground rules the joiner accepts by joining (NUL-terminated
+ * UTF-8, <= BC_INVITE_RULES_MAX bytes; bc_invite_new leaves them empty).
+ * Errors: BC_ERR_INVALID (NULL, bad UTF-8), BC_ERR_TOOBIG. */
+int bc_invite_set_rules(bc_invite *inv, const char *rules) BC_MUST_CHECK;
 /* Wipe every byte of *inv. NULL is ignored. */
 void bc_invite_wipe(bc_invite *inv);
 

@@ -661,6 +661,8 @@ int bc_talk_invite(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN], uint8_t role,
 			   k->info.id, k->info.title, (bc_invite_role)role,
 			   role == BC_ROLE_PARTY ? side : NULL, expires);
 	if (rc == BC_OK)
+		rc = bc_invite_set_rules(&inv, k->info.rules);
+	if (rc == BC_OK)
 		rc = bc_invite_secret_tag(&inv, k->inv[k->ninv].tag);
 	if (rc != BC_OK)
 		goto out;
@@ -759,9 +761,43 @@ static int send_msg(bc_talks *t, const struct talk *k,
 	return rc;
 }
 
-int bc_talk_join(bc_talks *t, const char *invite, uint8_t id[BC_TALK_ID_LEN],
-		 char *title, size_t titlecap)
+/* BLAKE2b-256("backchannel v1 ground rules" || rules): what a joiner
+ * accepted, compared by the registrar with the talk's own rules. */
+static int rules_digest(const char *rules, uint8_t out[32])
 {
+	static const char label[] = "backchannel v1 ground rules";
+	crypto_generichash_state h;
+	if (crypto_generichash_init(&h, NULL, 0, 32) != 0 ||
+	    crypto_generichash_update(&h, (const uint8_t *)label,
+				      sizeof(label) - 1) != 0 ||
+	    crypto_generichash_update(&h, (const uint8_t *)rules,
+				      strlen(rules)) != 0 ||
+	    crypto_generichash_final(&h, out, 32) != 0)
+		return BC_ERR_CRYPTO;
+	return BC_OK;
+}
+
+int bc_talk_offer_read(const char *invite, bc_talk_offer *out)
+{
+	bc_invite inv;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if ((rc = bc_invite_import(&inv, invite)) != BC_OK)
+		return rc;
+	memcpy(out->id, inv.channel, BC_TALK_ID_LEN);
+	snprintf(out->title, sizeof(out->title), "%s", inv.title);
+	snprintf(out->rules, sizeof(out->rules), "%s", inv.rules);
+	out->role = inv.role;
+	snprintf(out->side, sizeof(out->side), "%s", inv.side);
+	out->expires = inv.expires;
+	bc_invite_wipe(&inv);
+	return BC_OK;
+}
+
+int bc_talk_join(bc_talks *t, const char *invite, const char *rules,
+		 uint8_t id[BC_TALK_ID_LEN], char *title, size_t titlecap)
+{
+	uint8_t digest[32];
 	struct talk *k = bc_calloc(1, sizeof(*k));
 	bc_invite inv;
 	bc_talk_member *reg;
@@ -775,6 +811,12 @@ int bc_talk_join(bc_talks *t, const char *invite, uint8_t id[BC_TALK_ID_LEN],
 	if (k == NULL)
 		return BC_ERR_NOMEM;
 	if ((rc = bc_invite_import(&inv, invite)) != BC_OK)
+		goto out;
+	if (rules == NULL || strcmp(rules, inv.rules) != 0) {
+		rc = BC_ERR_CONFLICT; /* not the rules this invite offers */
+		goto out;
+	}
+	if ((rc = rules_digest(inv.rules, digest)) != BC_OK)
 		goto out;
 	if (bc_invite_expired(&inv, now_s())) {
 		rc = BC_ERR_STATE;
@@ -790,6 +832,7 @@ int bc_talk_join(bc_talks *t, const char *invite, uint8_t id[BC_TALK_ID_LEN],
 	memcpy(k->info.id, inv.channel, BC_TALK_ID_LEN);
 	k->info.state = BC_TALK_OPEN;
 	snprintf(k->info.title, sizeof(k->info.title), "%s", inv.title);
+	snprintf(k->info.rules, sizeof(k->info.rules), "%s", inv.rules);
 	k->info.my_role = inv.role;
 	snprintf(k->info.my_side, sizeof(k->info.my_side), "%s", inv.side);
 	snprintf(k->relay, sizeof(k->relay), "%s", relay);
@@ -819,6 +862,7 @@ int bc_talk_join(bc_talks *t, const char *invite, uint8_t id[BC_TALK_ID_LEN],
 	bc_wr_str(&w, k->relay);
 	bc_wr_raw(&w, k->mailbox, 32);
 	bc_wr_raw(&w, k->cap, 32);
+	bc_wr_raw(&w, digest, sizeof(digest));
 	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
 		goto out;
 	readers[0] = reg;
@@ -947,7 +991,8 @@ static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
 		   bc_rd *r, bc_talk_event_fn fn, void *ctx)
 {
 	bc_invite probe;
-	uint8_t tag[TAG_LEN];
+	uint8_t tag[TAG_LEN], accepted[32], digest[32];
+	bool rules_ok;
 	bc_talk_member m;
 	struct invite_rec *inv = NULL;
 	bc_talk_event ev;
@@ -958,19 +1003,24 @@ static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
 	read_str_into(r, m.relay, sizeof(m.relay));
 	bc_rd_raw(r, m.mailbox, 32);
 	bc_rd_raw(r, m.cap, 32);
+	bc_rd_raw(r, accepted, sizeof(accepted));
 	if ((rc = bc_rd_end(r)) != BC_OK)
 		goto out;
 	if (!k->info.registrar) {
 		rc = BC_ERR_FORBIDDEN;
 		goto out;
 	}
+	if ((rc = rules_digest(k->info.rules, digest)) != BC_OK)
+		goto out;
+	rules_ok = sodium_memcmp(accepted, digest, sizeof(digest)) == 0;
 	memcpy(probe.channel, k->info.id, BC_TALK_ID_LEN);
 	if ((rc = bc_invite_secret_tag(&probe, tag)) != BC_OK)
 		goto out;
 	for (uint16_t i = 0; i < k->ninv; i++)
 		if (sodium_memcmp(k->inv[i].tag, tag, TAG_LEN) == 0)
 			inv = &k->inv[i];
-	if (inv == NULL || inv->used || member_by_id(k, from) != NULL ||
+	if (inv == NULL || inv->used || !rules_ok ||
+	    member_by_id(k, from) != NULL ||
 	    k->info.nmembers >= BC_TALK_MAX_MEMBERS ||
 	    (inv->expires != 0 && now_s() >= inv->expires)) {
 		/* An unknown or reused invite: refused, and said so. */
@@ -980,6 +1030,8 @@ static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
 		ev.time = now_s();
 		ev.text = inv == NULL ? "refused a join: unknown invite"
 			  : inv->used ? "refused a join: invite already used"
+			  : !rules_ok ? "refused a join: the joiner did not "
+					"accept this talk's ground rules"
 			  : member_by_id(k, from) != NULL
 				  ? "refused a join: already a member"
 			  : k->info.nmembers >= BC_TALK_MAX_MEMBERS

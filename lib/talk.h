@@ -19,7 +19,7 @@
  * Talk messages (the content of e2e application messages; codec):
  *   u8 version (1) || fixed[16] talk id || u8 kind || body
  *   kind 1 JOIN     fixed[32] secret || string relay || mailbox(32) ||
- *                   cap(32)
+ *                   cap(32) || fixed[32] digest of the accepted rules
  *   kind 2 MEMBERS  string title || string rules || list<member>
  *                   member = identity(129) || u8 role || string side ||
  *                   string relay || mailbox(32) || cap(32)
@@ -132,9 +132,23 @@ int bc_talk_create(bc_talks *t, const char *relay, const char *title,
 int bc_talk_invite(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN], uint8_t role,
 		   const char *side, uint64_t expires,
 		   char **text) BC_MUST_CHECK;
-/* Join with an invite, accepting the ground rules it names. */
-int bc_talk_join(bc_talks *t, const char *invite, uint8_t id[BC_TALK_ID_LEN],
-		 char *title, size_t titlecap) BC_MUST_CHECK;
+/* What an invite offers, to show before joining. */
+typedef struct bc_talk_offer {
+	uint8_t id[BC_TALK_ID_LEN];
+	char title[BC_TALK_TITLE_MAX + 1];
+	char rules[BC_TALK_RULES_MAX + 1];
+	uint8_t role;
+	char side[BC_TALK_SIDE_MAX + 1];
+	uint64_t expires; /* 0: never */
+} bc_talk_offer;
+int bc_talk_offer_read(const char *invite, bc_talk_offer *out) BC_MUST_CHECK;
+/* Join with an invite, accepting its ground rules: `rules` is the text the
+ * joiner was shown and accepts, which must be the invite's
+ * (BC_ERR_CONFLICT otherwise). The JOIN carries a digest of it, and the
+ * registrar admits nobody who accepted other rules than the talk's. */
+int bc_talk_join(bc_talks *t, const char *invite, const char *rules,
+		 uint8_t id[BC_TALK_ID_LEN], char *title,
+		 size_t titlecap) BC_MUST_CHECK;
 /* Say text to an audience (to/nto: the readers of a DIRECT statement). */
 int bc_talk_say(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 		uint8_t audience, const uint8_t (*to)[BC_E2E_ID_LEN],

@@ -56,12 +56,18 @@ bc qatar invite "$TALK" --role party >/dev/null 2>&1
 ok $? "a party invite without --side is a usage error"
 
 # --- joining -----------------------------------------------------------------
-bc us join "$INV_US" >"$work/us.join" 2>"$work/err"
+bc us join "$INV_US" </dev/null >/dev/null 2>"$work/err"
+[ $? -eq 2 ] && grep -q 'No recording' "$work/err" && grep -q 'accept-rules' "$work/err"
+ok $? "join without --accept-rules shows the ground rules and joins nobody (exit 2)"
+bc us talk list | grep -q "Border talks"
+[ $? -ne 0 ]
+ok $? "... and us holds no talk"
+bc us join --accept-rules "$INV_US" >"$work/us.join" 2>"$work/err"
 st=$?
 [ $st -eq 0 ] && grep -q "$TALK" "$work/us.join" && grep -q 'Border talks' "$work/us.join" &&
 	grep -q 'pending' "$work/us.join"
 ok $? "us joins: prints the talk id, title and pending"
-bc ve join "$INV_VE" >/dev/null 2>"$work/err"
+bc ve join --accept-rules "$INV_VE" >/dev/null 2>"$work/err"
 ok $? "ve joins"
 bc qatar sync "$TALK" >"$work/q.sync1" 2>"$work/err"
 ok $? "qatar syncs (accepts the joins, sends the members)"
@@ -122,7 +128,7 @@ grep -q 'escape \\x1b\[31mred\\nsecond line' "$work/q.sync3" && ! grep -q $'\e' 
 ok $? "control characters in statements are escaped, not sent to the terminal"
 
 # --- refusals ------------------------------------------------------------------
-bc eve join "$INV_US" >/dev/null 2>&1
+bc eve join --accept-rules "$INV_US" >/dev/null 2>&1
 bc qatar sync >/dev/null 2>&1
 bc qatar talk show "$TALK" --json >"$work/q.show"
 [ "$(grep -o '"fingerprint"' "$work/q.show" | wc -l)" -eq 3 ]
@@ -138,7 +144,7 @@ bad=$(echo "$INV_VE" | sed 's/\(.\)$/\1/; s/\(.\{20\}\)\(.\)/\1X/')
 ok $? "a refused joiner cannot speak"
 
 bad=$(echo "$INV_VE" | sed 's/\(.\{20\}\)\(.\)/\1Y/')
-bc eve join "$bad" >/dev/null 2>"$work/err"
+bc eve join --accept-rules "$bad" >/dev/null 2>"$work/err"
 [ $? -eq 3 ] && grep -q 'typo' "$work/err"
 ok $? "a mistyped invite is refused (exit 3)"
 

@@ -44,9 +44,9 @@ talk_setup() {
 	fp_qatar=$(fp qatar) fp_us=$(fp us) fp_ve=$(fp ve) fp_obs=$(fp obs)
 	TALK=$(bc qatar talk new --relay "$ADDR" --title "$title" --rules "No recording." 2>/dev/null) ||
 		bail "talk new"
-	inv=$(bc qatar invite "$TALK" --role party --side US) && bc us join "$inv" >/dev/null || bail "us joins"
-	inv=$(bc qatar invite "$TALK" --role party --side VE) && bc ve join "$inv" >/dev/null || bail "ve joins"
-	inv=$(bc qatar invite "$TALK" --role observer) && bc obs join "$inv" >/dev/null || bail "obs joins"
+	inv=$(bc qatar invite "$TALK" --role party --side US) && bc us join --accept-rules "$inv" >/dev/null || bail "us joins"
+	inv=$(bc qatar invite "$TALK" --role party --side VE) && bc ve join --accept-rules "$inv" >/dev/null || bail "ve joins"
+	inv=$(bc qatar invite "$TALK" --role observer) && bc obs join --accept-rules "$inv" >/dev/null || bail "obs joins"
 	syncall qatar us ve obs || bail "sync"
 	bc us talk show "$TALK" --json | grep -q '"joined":true' || bail "us not joined"
 }

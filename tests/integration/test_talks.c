@@ -20,6 +20,8 @@
 #include "internal.h"
 #include "talk.h"
 
+#define RULES "No public statements."
+
 static struct relay R;
 static char dir[128];
 
@@ -128,7 +130,7 @@ static void mediated_talk(void **state)
 	open_who(&eve, "eve");
 	assert_int_equal(bc_relay_addr_format(&R.addr, &addr), BC_OK);
 	assert_int_equal(bc_talk_create(qa.t, addr, "Detainees and flights",
-					"No public statements.", BC_ROLE_MEDIATOR,
+					RULES, BC_ROLE_MEDIATOR,
 					NULL, id),
 			 BC_OK);
 	assert_int_equal(bc_talk_invite(qa.t, id, BC_ROLE_PARTY, "US", 0,
@@ -140,7 +142,7 @@ static void mediated_talk(void **state)
 	/* only the registrar invites */
 	{
 		char *x = NULL;
-		assert_int_equal(bc_talk_join(us.t, inv_us, id2, title,
+		assert_int_equal(bc_talk_join(us.t, inv_us, RULES, id2, title,
 					      sizeof(title)),
 				 BC_OK);
 		assert_memory_equal(id, id2, 16);
@@ -149,7 +151,20 @@ static void mediated_talk(void **state)
 						&x),
 				 BC_ERR_FORBIDDEN);
 	}
-	assert_int_equal(bc_talk_join(ve.t, inv_ve, id2, NULL, 0), BC_OK);
+	/* the rules accepted must be the invite's */
+	assert_int_equal(bc_talk_join(ve.t, inv_ve, "Other rules.", id2, NULL,
+				      0),
+			 BC_ERR_CONFLICT);
+	assert_int_equal(bc_talk_join(ve.t, inv_ve, NULL, id2, NULL, 0),
+			 BC_ERR_CONFLICT);
+	{
+		bc_talk_offer of;
+		assert_int_equal(bc_talk_offer_read(inv_ve, &of), BC_OK);
+		assert_string_equal(of.rules, RULES);
+		assert_string_equal(of.side, "VE");
+		assert_memory_equal(of.id, id, 16);
+	}
+	assert_int_equal(bc_talk_join(ve.t, inv_ve, RULES, id2, NULL, 0), BC_OK);
 	/* the registrar takes the joins and sends the member list */
 	assert_int_equal(bc_talk_sync(qa.t, id, NULL, NULL), BC_OK);
 	assert_int_equal(bc_talk_get(qa.t, id, &info), BC_OK);
@@ -249,7 +264,7 @@ static void mediated_talk(void **state)
 	/* a reused invite adds nobody */
 	{
 		uint8_t id3[16];
-		assert_int_equal(bc_talk_join(eve.t, inv_us, id3, NULL, 0),
+		assert_int_equal(bc_talk_join(eve.t, inv_us, RULES, id3, NULL, 0),
 				 BC_OK);
 		assert_int_equal(bc_talk_sync(qa.t, id, NULL, NULL), BC_OK);
 		assert_int_equal(bc_talk_get(qa.t, id, &info), BC_OK);

@@ -28,6 +28,7 @@
 #include "invite.h"
 
 #define TITLE "Harbour talks \xe2\x80\x94 round 2"
+#define RULES "Nothing said here is quoted outside. \xe2\x80\x94 Qatar"
 
 static bool all_zero(const void *p, size_t n)
 {
@@ -61,6 +62,7 @@ static void make_invite(bc_invite *inv, bc_invite_role role, const char *side, u
 	assert_int_equal(bc_invite_new(inv, &relay, &inviter.pub, mailbox, cap, channel, TITLE,
 				       role, side, expires),
 			 BC_OK);
+	assert_int_equal(bc_invite_set_rules(inv, RULES), BC_OK);
 	sodium_memzero(cap, sizeof(cap));
 }
 
@@ -88,6 +90,7 @@ static void assert_same(const bc_invite *a, const bc_invite *b)
 	assert_memory_equal(a->capability, b->capability, 32);
 	assert_memory_equal(a->channel, b->channel, 16);
 	assert_string_equal(a->title, b->title);
+	assert_string_equal(a->rules, b->rules);
 	assert_int_equal(a->role, b->role);
 	assert_string_equal(a->side, b->side);
 	assert_memory_equal(a->secret, b->secret, 32);
@@ -106,6 +109,8 @@ struct spec {
 	uint8_t mailbox[32], cap[32], channel[16];
 	const char *title;
 	size_t title_len;
+	const char *rules;
+	size_t rules_len;
 	uint8_t role;
 	const char *side;
 	size_t side_len;
@@ -133,6 +138,8 @@ static void spec_default(struct spec *s)
 	randombytes_buf(s->channel, 16);
 	s->title = TITLE;
 	s->title_len = strlen(TITLE);
+	s->rules = RULES;
+	s->rules_len = strlen(RULES);
 	s->role = BC_INVITE_PARTY;
 	s->side = "US";
 	s->side_len = 2;
@@ -146,7 +153,7 @@ static uint8_t *spec_build(const struct spec *s, size_t *len)
 	uint8_t *out = NULL;
 	bc_wr w;
 
-	bc_wr_init(&w, 4096);
+	bc_wr_init(&w, 8192);
 	bc_wr_u8(&w, s->version);
 	bc_wr_bytes(&w, s->relay, s->relay_len);
 	bc_wr_raw(&w, s->id, sizeof(s->id));
@@ -154,6 +161,7 @@ static uint8_t *spec_build(const struct spec *s, size_t *len)
 	bc_wr_raw(&w, s->cap, 32);
 	bc_wr_raw(&w, s->channel, 16);
 	bc_wr_bytes(&w, s->title, s->title_len);
+	bc_wr_bytes(&w, s->rules, s->rules_len);
 	bc_wr_u8(&w, s->role);
 	bc_wr_bytes(&w, s->side, s->side_len);
 	bc_wr_raw(&w, s->secret, 32);
@@ -504,6 +512,33 @@ static void test_title_bounds(void **state)
 	assert_int_equal(spec_decode(&s), BC_ERR_MALFORMED);
 }
 
+/* The ground rules: up to 4096 bytes of UTF-8, possibly empty. */
+static void test_rules_bounds(void **state)
+{
+	static char rules[BC_INVITE_RULES_MAX + 2];
+	struct spec s;
+	bc_invite inv;
+	(void)state;
+	spec_default(&s);
+	memset(rules, 'r', BC_INVITE_RULES_MAX + 1);
+	rules[BC_INVITE_RULES_MAX + 1] = '\0';
+	s.rules = rules;
+	s.rules_len = BC_INVITE_RULES_MAX;
+	assert_int_equal(spec_decode(&s), BC_OK);
+	s.rules_len = BC_INVITE_RULES_MAX + 1;
+	assert_int_equal(spec_decode(&s), BC_ERR_TOOBIG);
+	s.rules_len = 0;
+	assert_int_equal(spec_decode(&s), BC_OK);
+	s.rules = "bad \xc3\x28 utf-8";
+	s.rules_len = strlen(s.rules);
+	assert_int_equal(spec_decode(&s), BC_ERR_MALFORMED);
+	make_invite(&inv, BC_INVITE_OBSERVER, NULL, 0);
+	assert_int_equal(bc_invite_set_rules(&inv, rules), BC_ERR_TOOBIG);
+	assert_int_equal(bc_invite_set_rules(&inv, "bad \xc3\x28"), BC_ERR_INVALID);
+	assert_string_equal(inv.rules, RULES);
+	bc_invite_wipe(&inv);
+}
+
 /* ---- what the encoder and bc_invite_new refuse ----------------------------- */
 
 static void test_encode_refuses(void **state)
@@ -845,6 +880,7 @@ int main(void)
 		cmocka_unit_test(test_identity_bounds),
 		cmocka_unit_test(test_role_and_side),
 		cmocka_unit_test(test_title_bounds),
+		cmocka_unit_test(test_rules_bounds),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_new),
 		cmocka_unit_test(test_typo),
