@@ -19,6 +19,7 @@
  * go to stdout only.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ static int talk_new(int argc, char **argv)
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
 	const char *relay = NULL, *title = NULL, *rules = "", *side = "";
+	char raddr[BC_TALK_RELAY_MAX + 1];
 	uint8_t role = BC_ROLE_MEDIATOR, id[BC_TALK_ID_LEN];
 	bc_relay_addr addr;
 	struct cli_talks c;
@@ -100,11 +102,14 @@ static int talk_new(int argc, char **argv)
 		cli_err("the rules must be at most %d bytes", BC_TALK_RULES_MAX);
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_parse_relay(relay, &addr)) != BC_OK)
-		return cli_status(rc);
 	if ((rc = cli_talks_open(&c)) != BC_OK)
 		return cli_status(rc);
-	rc = bc_talk_create(c.t, relay, title, rules, role, side, id);
+	if ((rc = cli_relay_lookup(&c, relay, raddr, sizeof(raddr))) != BC_OK ||
+	    (rc = cli_parse_relay(raddr, &addr)) != BC_OK) {
+		cli_talks_close(&c);
+		return cli_status(rc);
+	}
+	rc = bc_talk_create(c.t, raddr, title, rules, role, side, id);
 	if (rc != BC_OK)
 		cli_err("cannot create the talk: %s", bc_strerror(rc));
 	else if (g_json) {
@@ -128,9 +133,9 @@ static void info_json(const bc_talk_info *info)
 	json_str(stdout, info->title, strlen(info->title));
 	printf(",\"rules\":");
 	json_str(stdout, info->rules, strlen(info->rules));
-	printf(",\"registrar\":%s,\"joined\":%s,\"role\":",
+	printf(",\"registrar\":%s,\"joined\":%s,\"left\":%s,\"role\":",
 	       info->registrar ? "true" : "false",
-	       info->joined ? "true" : "false");
+	       info->joined ? "true" : "false", info->left ? "true" : "false");
 	json_str(stdout, r, strlen(r));
 	printf(",\"side\":");
 	json_str(stdout, info->my_side, strlen(info->my_side));
@@ -149,6 +154,8 @@ static void info_json(const bc_talk_info *info)
 		json_str(stdout, mr, strlen(mr));
 		printf(",\"side\":");
 		json_str(stdout, m->side, strlen(m->side));
+		printf(",\"relay\":");
+		json_str(stdout, m->relay, strlen(m->relay));
 		printf("}");
 	}
 	printf("]}");
@@ -384,14 +391,19 @@ int cmd_join(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"accept-rules", no_argument, 0, 'a'},
+		{"relay", required_argument, 0, 'r'},
 		{0, 0, 0, 0},
 	};
 	static const char usage[] =
-		"usage: backchannel join INVITE [--accept-rules]";
+		"usage: backchannel join INVITE [--accept-rules] "
+		"[--relay ADDR|NAME]";
 	uint8_t id[BC_TALK_ID_LEN];
 	char title[BC_TALK_TITLE_MAX + 1] = "";
 	bc_talk_offer *of = NULL;
 	bool accept = false;
+	const char *home = NULL;
+	char haddr[BC_TALK_RELAY_MAX + 1];
+	bc_relay_addr ha;
 	struct cli_talks c;
 	int rc, o;
 	if (cli_wants_help(argc, argv)) {
@@ -401,17 +413,22 @@ int cmd_join(int argc, char **argv)
 		       "--accept-rules they are shown and, on a\nterminal, you "
 		       "are asked to type 'yes'. The membership is pending until "
 		       "the\nregistrar syncs; run 'backchannel sync' after "
-		       "that.\n",
+		       "that. Your mailbox for the talk is on the\n"
+		       "inviter's relay, or with --relay on yours: members of "
+		       "one talk may sit on\ndifferent relays.\n",
 		       usage);
 		return 0;
 	}
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'a') {
+		if (o == 'a')
+			accept = true;
+		else if (o == 'r')
+			home = optarg;
+		else {
 			cli_err("%s", usage);
 			return EXIT_USAGE;
 		}
-		accept = true;
 	}
 	if (argc - optind != 1) {
 		cli_err("%s", usage);
@@ -452,9 +469,17 @@ int cmd_join(int argc, char **argv)
 		bc_free(of);
 		return cli_status(rc);
 	}
+	if (rc == BC_OK && home != NULL &&
+	    ((rc = cli_relay_lookup(&c, home, haddr, sizeof(haddr))) != BC_OK ||
+	     (rc = cli_parse_relay(haddr, &ha)) != BC_OK)) {
+		cli_talks_close(&c);
+		bc_free(of);
+		return cli_status(rc);
+	}
 	if (rc == BC_OK) {
-		rc = bc_talk_join(c.t, argv[optind], of->rules, id, title,
-				  sizeof(title));
+		rc = bc_talk_join_at(c.t, argv[optind], of->rules,
+				     home ? haddr : NULL, id, title,
+				     sizeof(title));
 		cli_talks_close(&c);
 	}
 	bc_free(of);
@@ -1006,6 +1031,198 @@ int cmd_pass_on(int argc, char **argv)
 			printf("passed on\n");
 	}
 	cli_talks_close(&c);
+	bc_free(info);
+	return cli_status(rc);
+}
+
+/* ---- leave ---------------------------------------------------------------- */
+
+int cmd_leave(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"reason", required_argument, 0, 'r'},
+		{0, 0, 0, 0},
+	};
+	static const char usage[] =
+		"usage: backchannel leave TALK [--reason TEXT]";
+	const char *reason = "";
+	uint8_t id[BC_TALK_ID_LEN];
+	struct cli_talks c;
+	int rc, o;
+	if (cli_wants_help(argc, argv)) {
+		printf("%s\n\nLeave a talk, telling every member (with an "
+		       "optional reason). The registrar\ndrops you from the "
+		       "member list; you send nothing more to the talk. The "
+		       "registrar\nitself cannot leave: it closes the talk "
+		       "('backchannel close').\n",
+		       usage);
+		return 0;
+	}
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'r') {
+			cli_err("%s", usage);
+			return EXIT_USAGE;
+		}
+		reason = optarg;
+	}
+	if (argc - optind != 1) {
+		cli_err("%s", usage);
+		return EXIT_USAGE;
+	}
+	if (strlen(reason) > 256) {
+		cli_err("the reason is limited to 256 bytes");
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_talk_arg(&c, argv[optind], id, NULL)) != BC_OK)
+		return cli_status(rc);
+	rc = bc_talk_leave(c.t, id, reason);
+	if (rc == BC_ERR_FORBIDDEN)
+		cli_err("the registrar cannot leave its talk: close it instead "
+			"('backchannel close')");
+	else if (rc == BC_ERR_STATE)
+		cli_err("you have already left this talk");
+	else if (rc != BC_OK)
+		cli_err("cannot leave: %s", bc_strerror(rc));
+	cli_talks_close(&c);
+	return cli_status(rc);
+}
+
+/* ---- watch ---------------------------------------------------------------- */
+
+static volatile sig_atomic_t watch_stop;
+
+static void watch_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"interval", required_argument, 0, 'i'},
+		{"for", required_argument, 0, 'f'},
+		{0, 0, 0, 0},
+	};
+	static const char usage[] = "usage: backchannel watch [TALK] "
+				    "[--interval SECONDS] [--for SECONDS] "
+				    "[--json]";
+	struct ids ids = {0};
+	struct events es = {0};
+	bc_talk_info *info = NULL;
+	double interval = 2, limit = 0;
+	struct sigaction sa;
+	struct timespec t0, now;
+	struct cli_talks c;
+	int rc = BC_OK, o;
+	if (cli_wants_help(argc, argv)) {
+		printf("%s\n\nFollow TALK (default: every talk) live: fetch "
+		       "what arrives every --interval\nseconds (default 2) "
+		       "and print each new event as 'sync' does, until "
+		       "interrupted\n(Ctrl-C) or for --for seconds. With "
+		       "--json, one JSON object per line.\n",
+		       usage);
+		return 0;
+	}
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end = NULL;
+		double v;
+		if (o != 'i' && o != 'f') {
+			cli_err("%s", usage);
+			return EXIT_USAGE;
+		}
+		v = strtod(optarg, &end);
+		if (end == optarg || *end != '\0' || !(v >= 0.1 && v <= 86400)) {
+			cli_err("--%s takes seconds (0.1 to 86400)",
+				o == 'i' ? "interval" : "for");
+			return EXIT_USAGE;
+		}
+		if (o == 'i')
+			interval = v;
+		else
+			limit = v;
+	}
+	if (argc - optind > 1) {
+		cli_err("%s", usage);
+		return EXIT_USAGE;
+	}
+	ids.v = bc_calloc(MAX_TALKS, sizeof(*ids.v));
+	info = bc_calloc(1, sizeof(*info));
+	if (ids.v == NULL || info == NULL) {
+		bc_free(ids.v);
+		bc_free(info);
+		cli_err("out of memory");
+		return 1;
+	}
+	if ((rc = cli_talks_open(&c)) != BC_OK) {
+		bc_free(ids.v);
+		bc_free(info);
+		return cli_status(rc);
+	}
+	if (argc - optind == 1 &&
+	    (rc = cli_find_talk(&c, argv[optind], ids.v[0])) == BC_OK)
+		ids.n = 1;
+	if (rc != BC_OK)
+		goto out;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = watch_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!watch_stop) {
+		struct timespec ts;
+		double el;
+		if (argc - optind == 0) { /* talks joined meanwhile count too */
+			ids.n = 0;
+			if ((rc = bc_talk_list(c.t, collect_id, &ids)) != BC_OK) {
+				cli_err("cannot list the talks: %s",
+					bc_strerror(rc));
+				break;
+			}
+		}
+		for (size_t i = 0; i < ids.n && !watch_stop; i++) {
+			bool first = true;
+			int src = bc_talk_sync(c.t, ids.v[i], save_event, &es);
+			if (src != BC_OK) /* the relay may come back: go on */
+				cli_err("sync failed: %s (retrying)",
+					bc_strerror(src));
+			if (bc_talk_get(c.t, ids.v[i], info) != BC_OK) {
+				memset(info, 0, sizeof(*info));
+				memcpy(info->id, ids.v[i], BC_TALK_ID_LEN);
+			}
+			for (size_t j = 0; j < es.n; j++) {
+				if (g_json) {
+					cli_print_event_json(info, &es.v[j].ev,
+							     first);
+					fputc('\n', stdout);
+				} else {
+					cli_print_event(info, &es.v[j].ev);
+				}
+			}
+			events_free(&es);
+			fflush(stdout);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		el = (double)(now.tv_sec - t0.tv_sec) +
+		     (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+		if (limit > 0 && el >= limit)
+			break;
+		ts.tv_sec = (time_t)interval;
+		ts.tv_nsec = (long)((interval - (double)ts.tv_sec) * 1e9);
+		if (limit > 0 && limit - el < interval) {
+			double rest = limit - el;
+			ts.tv_sec = (time_t)rest;
+			ts.tv_nsec = (long)((rest - (double)ts.tv_sec) * 1e9);
+		}
+		(void)nanosleep(&ts, NULL); /* a signal ends it early */
+	}
+out:
+	cli_talks_close(&c);
+	bc_free(ids.v);
+	sodium_memzero(info, sizeof(*info));
 	bc_free(info);
 	return cli_status(rc);
 }

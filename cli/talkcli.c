@@ -31,6 +31,11 @@ int cli_talks_open(struct cli_talks *c)
 		return rc;
 	}
 	rc = bc_talks_open(&c->t, c->st, (uint64_t)time(NULL));
+	if (rc == BC_OK && getenv("BACKCHANNEL_RETRY_SECONDS") != NULL) {
+		long s = strtol(getenv("BACKCHANNEL_RETRY_SECONDS"), NULL, 10);
+		if (s >= 1 && s <= 3600)
+			bc_talks_set_retry(c->t, (int)s * 1000);
+	}
 	if (rc != BC_OK) {
 		cli_err("cannot load the talks: %s", bc_strerror(rc));
 		bc_store_close(c->st);
@@ -198,6 +203,36 @@ void cli_json_who(FILE *f, const char *key, const bc_talk_info *info,
 		fprintf(f, ",\"%s_side\":", key);
 		json_str(f, m->side, strlen(m->side));
 	}
+}
+
+int cli_relay_lookup(struct cli_talks *c, const char *s, char *out,
+		     size_t cap)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	int rc;
+	if (strchr(s, ':') != NULL) { /* an address */
+		if (strlen(s) >= cap)
+			return BC_ERR_TOOBIG;
+		memcpy(out, s, strlen(s) + 1);
+		return BC_OK;
+	}
+	rc = bc_store_get(c->st, "relayname", (const uint8_t *)s, strlen(s),
+			  &v, &n);
+	if (rc == BC_ERR_NOTFOUND)
+		cli_err("no relay is named '%s' (see 'backchannel relay list'; "
+			"an address is HOST:PORT/bck:KEY)",
+			s);
+	else if (rc != BC_OK)
+		cli_err("cannot look up relay '%s': %s", s, bc_strerror(rc));
+	else if (n >= cap)
+		rc = BC_ERR_TOOBIG;
+	else {
+		memcpy(out, v, n);
+		out[n] = '\0';
+	}
+	bc_free(v);
+	return rc;
 }
 
 int cli_talk_arg(struct cli_talks *c, const char *s,

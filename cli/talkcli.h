@@ -29,6 +29,11 @@ int cli_find_talk(struct cli_talks *c, const char *s,
 int cli_talk_arg(struct cli_talks *c, const char *s,
 		 uint8_t id[BC_TALK_ID_LEN], bc_talk_info *info);
 
+/* A relay named with 'relay add' (s without ':') or s itself, as an
+ * address string in out; prints the error itself. */
+int cli_relay_lookup(struct cli_talks *c, const char *s, char *out,
+		     size_t cap);
+
 int cli_parse_role(const char *s, uint8_t *role);
 int cli_parse_label(const char *s, uint8_t *label);
 

@@ -30,6 +30,7 @@
 #define K_STATE BC_TK_STATE
 #define K_PASSON BC_TK_PASSON
 #define K_AUDIT BC_TK_AUDIT
+#define K_LEAVE BC_TK_LEAVE
 #define EV_INTEGRITY BC_TEV_INTEGRITY
 #define MAX_INVITES 256
 #define MAX_CLIENTS 8
@@ -63,12 +64,14 @@ struct conn {
 struct bc_talks {
 	bc_store *st;
 	bc_e2e *e;
+	int retry_ms; /* the clients' retry budget (0: the default) */
 	struct conn conns[MAX_CLIENTS];
 };
 
 static const char K_TALK[] = "talk";
 static const uint8_t nobody[BC_E2E_ID_LEN];
 static const char K_LOG[] = "talklog";
+static const char K_OUT[] = "talkout"; /* message id -> talk id */
 
 static uint64_t now_s(void)
 {
@@ -172,6 +175,7 @@ static int talk_save(bc_talks *t, const struct talk *k)
 	bc_wr_u8(&w, k->info.my_role);
 	bc_wr_str(&w, k->info.my_side);
 	bc_wr_bool(&w, k->info.joined);
+	bc_wr_bool(&w, k->info.left);
 	bc_wr_u8(&w, k->info.state);
 	bc_wr_raw(&w, k->info.state_by, BC_E2E_ID_LEN);
 	bc_wr_str(&w, k->info.state_reason);
@@ -217,6 +221,7 @@ static int talk_decode(struct talk *k, const uint8_t *in, size_t len)
 	bc_rd_u8(&r, &k->info.my_role);
 	read_str_into(&r, k->info.my_side, sizeof(k->info.my_side));
 	bc_rd_bool(&r, &k->info.joined);
+	bc_rd_bool(&r, &k->info.left);
 	bc_rd_u8(&r, &k->info.state);
 	bc_rd_raw(&r, k->info.state_by, BC_E2E_ID_LEN);
 	read_str_into(&r, k->info.state_reason, sizeof(k->info.state_reason));
@@ -408,6 +413,11 @@ void bc_talks_free(bc_talks *t)
 	bc_free_secret(t, sizeof(*t));
 }
 
+void bc_talks_set_retry(bc_talks *t, int ms)
+{
+	t->retry_ms = ms > 0 ? ms : 0;
+}
+
 bc_e2e *bc_talks_e2e(bc_talks *t)
 {
 	return t->e;
@@ -435,8 +445,14 @@ static int client_for(bc_talks *t, const char *relay, const uint8_t key[32],
 	}
 	if ((rc = bc_relay_addr_parse(relay, &a)) != BC_OK)
 		return rc;
-	if ((rc = bc_client_new(&t->conns[slot].c, &a, key, NULL)) != BC_OK)
-		return rc;
+	{
+		bc_client_opts o;
+		bc_client_opts_default(&o);
+		o.retry_budget_ms = t->retry_ms;
+		if ((rc = bc_client_new(&t->conns[slot].c, &a, key,
+					t->retry_ms > 0 ? &o : NULL)) != BC_OK)
+			return rc;
+	}
 	snprintf(t->conns[slot].relay, sizeof(t->conns[slot].relay), "%s",
 		 relay);
 	memcpy(t->conns[slot].key, key, 32);
@@ -710,31 +726,15 @@ static const bc_talk_member *member_by_id(const struct talk *k,
 	return NULL;
 }
 
-/* Seal a talk message for readers and post it: one POST per relay. */
-static int send_msg(bc_talks *t, const struct talk *k,
-		    const bc_talk_member *const *readers, size_t n,
-		    const uint8_t *msg, size_t mlen, uint8_t *msg_id_out)
+/* Post the sealed bodies of msg_id to readers (member records of k): one
+ * POST per relay. */
+static int post_bodies(bc_talks *t, const struct talk *k,
+		       const bc_talk_member *const *readers, size_t n,
+		       const uint8_t msg_id[BC_MSGID_LEN],
+		       const uint8_t *const *bodies, const size_t *lens)
 {
-	uint8_t ids[BC_TALK_MAX_MEMBERS][BC_E2E_ID_LEN];
-	uint8_t msg_id[BC_MSGID_LEN];
-	uint8_t **bodies = NULL;
-	size_t *lens = NULL;
 	bool done[BC_TALK_MAX_MEMBERS] = {false};
-	int rc;
-	if (n == 0)
-		return BC_OK;
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = ensure_session(t, k, readers[i])) != BC_OK)
-			return rc;
-		memcpy(ids[i], readers[i]->id, BC_E2E_ID_LEN);
-	}
-	randombytes_buf(msg_id, sizeof(msg_id));
-	if (msg_id_out)
-		memcpy(msg_id_out, msg_id, sizeof(msg_id));
-	rc = bc_e2e_seal(t->e, (const uint8_t(*)[BC_E2E_ID_LEN])ids, n, msg_id,
-			 msg, mlen, now_s(), &bodies, &lens);
-	if (rc != BC_OK)
-		return rc;
+	int rc = BC_OK;
 	for (size_t i = 0; rc == BC_OK && i < n; i++) {
 		bc_client_copy cp[BC_TALK_MAX_MEMBERS];
 		size_t nc = 0;
@@ -755,8 +755,162 @@ static int send_msg(bc_talks *t, const struct talk *k,
 		if (rc == BC_OK)
 			rc = bc_client_post(c, msg_id, cp, nc, NULL);
 	}
+	return rc;
+}
+
+/* The message was posted to every reader: forget it. */
+static int mark_sent(bc_talks *t, const uint8_t msg_id[BC_MSGID_LEN])
+{
+	int rc = bc_e2e_sent(t->e, msg_id);
+	if (rc == BC_OK && (rc = bc_store_begin(t->st)) == BC_OK) {
+		rc = bc_store_del(t->st, K_OUT, msg_id, BC_MSGID_LEN);
+		if (rc == BC_ERR_NOTFOUND)
+			rc = BC_OK;
+		if (rc == BC_OK)
+			rc = bc_store_commit(t->st);
+		else
+			bc_store_rollback(t->st);
+	}
+	return rc;
+}
+
+/* ---- the outbox: what was sealed and not yet posted ------------------------ */
+
+struct pending {
+	uint8_t msg_id[BC_MSGID_LEN];
+	size_t n;
+	uint8_t readers[BC_TALK_MAX_MEMBERS][BC_E2E_ID_LEN];
+	uint8_t *bodies[BC_TALK_MAX_MEMBERS];
+	size_t lens[BC_TALK_MAX_MEMBERS];
+};
+
+struct pending_list {
+	struct pending *v;
+	size_t n;
+};
+
+static int collect_pending(void *ctx, const uint8_t *msg_id,
+			   const uint8_t (*readers)[BC_E2E_ID_LEN],
+			   const uint8_t *const *bodies, const size_t *lens,
+			   size_t n)
+{
+	struct pending_list *l = ctx;
+	struct pending *p;
+	if (n > BC_TALK_MAX_MEMBERS || l->n == 64)
+		return BC_OK; /* not a talk message; or enough for one pass */
+	p = &l->v[l->n];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->msg_id, msg_id, BC_MSGID_LEN);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p->readers[i], readers[i], BC_E2E_ID_LEN);
+		if ((p->bodies[i] = bc_memdup(bodies[i], lens[i])) == NULL) {
+			for (size_t j = 0; j < i; j++)
+				bc_free(p->bodies[j]);
+			return BC_ERR_NOMEM;
+		}
+		p->lens[i] = lens[i];
+	}
+	p->n = n;
+	l->n++;
+	return BC_OK;
+}
+
+/*
+ * Post again what was sealed and not posted (a relay that was down, a
+ * crash between seal and post), under the same message ids, which the
+ * relays store once. Without this a failed post would leave a hole in the
+ * sender's chain that holds back everything it says to those readers. The
+ * talk of each message comes from its K_OUT record, written before the
+ * seal. Returns the first error; what could not be posted stays pending.
+ */
+static int flush_outbox(bc_talks *t)
+{
+	struct pending_list l = {NULL, 0};
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	int rc, first = BC_OK;
+	if (k == NULL || (l.v = bc_calloc(64, sizeof(*l.v))) == NULL) {
+		bc_free(k);
+		return BC_ERR_NOMEM;
+	}
+	rc = bc_e2e_outbox(t->e, collect_pending, &l);
+	for (size_t i = 0; rc == BC_OK && i < l.n; i++) {
+		struct pending *p = &l.v[i];
+		const bc_talk_member *readers[BC_TALK_MAX_MEMBERS];
+		uint8_t *tid = NULL;
+		size_t tlen = 0, nr = 0;
+		int prc = bc_store_get(t->st, K_OUT, p->msg_id, BC_MSGID_LEN,
+				       &tid, &tlen);
+		if (prc == BC_OK && tlen == BC_TALK_ID_LEN)
+			prc = talk_load(t, tid, k);
+		else if (prc == BC_OK)
+			prc = BC_ERR_MALFORMED;
+		bc_free(tid);
+		for (size_t j = 0; prc == BC_OK && j < p->n; j++)
+			if ((readers[nr] = member_by_id(k, p->readers[j])) != NULL)
+				nr++;
+		/* readers that left since are skipped */
+		if (prc == BC_OK)
+			prc = post_bodies(t, k, readers, nr, p->msg_id,
+					  (const uint8_t *const *)p->bodies,
+					  p->lens);
+		if (prc == BC_OK || prc == BC_ERR_NOTFOUND)
+			prc = mark_sent(t, p->msg_id); /* posted, or no talk */
+		if (prc == BC_ERR_STORAGE || prc == BC_ERR_NOMEM)
+			rc = prc;
+		else if (prc != BC_OK) {
+			/* a relay is down: one retry budget per flush */
+			first = prc;
+			break;
+		}
+	}
+	for (size_t i = 0; i < l.n; i++)
+		for (size_t j = 0; j < l.v[i].n; j++)
+			bc_free(l.v[i].bodies[j]);
+	bc_free(l.v);
+	bc_free_secret(k, sizeof(*k));
+	return rc != BC_OK ? rc : first;
+}
+
+/* Seal a talk message for readers and post it. If the post fails the
+ * message stays in the outbox and goes out with the next sync or send. */
+static int send_msg(bc_talks *t, const struct talk *k,
+		    const bc_talk_member *const *readers, size_t n,
+		    const uint8_t *msg, size_t mlen, uint8_t *msg_id_out)
+{
+	uint8_t ids[BC_TALK_MAX_MEMBERS][BC_E2E_ID_LEN];
+	uint8_t msg_id[BC_MSGID_LEN];
+	uint8_t **bodies = NULL;
+	size_t *lens = NULL;
+	int rc;
+	if (n == 0)
+		return BC_OK;
+	(void)flush_outbox(t); /* older messages first, where possible */
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = ensure_session(t, k, readers[i])) != BC_OK)
+			return rc;
+		memcpy(ids[i], readers[i]->id, BC_E2E_ID_LEN);
+	}
+	randombytes_buf(msg_id, sizeof(msg_id));
+	if (msg_id_out)
+		memcpy(msg_id_out, msg_id, sizeof(msg_id));
+	if ((rc = bc_store_begin(t->st)) != BC_OK)
+		return rc;
+	rc = bc_store_put(t->st, K_OUT, msg_id, BC_MSGID_LEN, k->info.id,
+			  BC_TALK_ID_LEN);
 	if (rc == BC_OK)
-		rc = bc_e2e_sent(t->e, msg_id);
+		rc = bc_store_commit(t->st);
+	else
+		bc_store_rollback(t->st);
+	if (rc != BC_OK)
+		return rc;
+	rc = bc_e2e_seal(t->e, (const uint8_t(*)[BC_E2E_ID_LEN])ids, n, msg_id,
+			 msg, mlen, now_s(), &bodies, &lens);
+	if (rc != BC_OK)
+		return rc;
+	rc = post_bodies(t, k, readers, n, msg_id,
+			 (const uint8_t *const *)bodies, lens);
+	if (rc == BC_OK)
+		rc = mark_sent(t, msg_id);
 	bc_e2e_bodies_free(bodies, lens, n);
 	return rc;
 }
@@ -797,6 +951,14 @@ int bc_talk_offer_read(const char *invite, bc_talk_offer *out)
 int bc_talk_join(bc_talks *t, const char *invite, const char *rules,
 		 uint8_t id[BC_TALK_ID_LEN], char *title, size_t titlecap)
 {
+	return bc_talk_join_at(t, invite, rules, NULL, id, title, titlecap);
+}
+
+int bc_talk_join_at(bc_talks *t, const char *invite, const char *rules,
+		    const char *home, uint8_t id[BC_TALK_ID_LEN], char *title,
+		    size_t titlecap)
+{
+	char *home_s = NULL;
 	uint8_t digest[32];
 	struct talk *k = bc_calloc(1, sizeof(*k));
 	bc_invite inv;
@@ -829,13 +991,23 @@ int bc_talk_join(bc_talks *t, const char *invite, const char *rules,
 	memset(k, 0, sizeof(*k));
 	if ((rc = bc_relay_addr_format(&inv.relay, &relay)) != BC_OK)
 		goto out;
+	if (home != NULL) {
+		bc_relay_addr ha;
+		if ((rc = bc_relay_addr_parse(home, &ha)) != BC_OK ||
+		    (rc = bc_relay_addr_format(&ha, &home_s)) != BC_OK)
+			goto out;
+		if (strlen(home_s) > BC_TALK_RELAY_MAX) {
+			rc = BC_ERR_TOOBIG;
+			goto out;
+		}
+	}
 	memcpy(k->info.id, inv.channel, BC_TALK_ID_LEN);
 	k->info.state = BC_TALK_OPEN;
 	snprintf(k->info.title, sizeof(k->info.title), "%s", inv.title);
 	snprintf(k->info.rules, sizeof(k->info.rules), "%s", inv.rules);
 	k->info.my_role = inv.role;
 	snprintf(k->info.my_side, sizeof(k->info.my_side), "%s", inv.side);
-	snprintf(k->relay, sizeof(k->relay), "%s", relay);
+	snprintf(k->relay, sizeof(k->relay), "%s", home_s ? home_s : relay);
 	randombytes_buf(k->tkey, 32);
 	randombytes_buf(k->mailbox, 32);
 	randombytes_buf(k->cap, 32);
@@ -876,6 +1048,7 @@ int bc_talk_join(bc_talks *t, const char *invite, const char *rules,
 out:
 	bc_free_secret(msg, mlen);
 	bc_free(relay);
+	bc_free(home_s);
 	bc_invite_wipe(&inv);
 	bc_free_secret(k, sizeof(*k));
 	return rc;
@@ -1095,7 +1268,7 @@ static int on_members(bc_talks *t, struct talk *k, const uint8_t from[32],
 		return rc;
 	ni.nmembers = n;
 	ni.joined = false;
-	for (uint16_t i = 0; i < n; i++)
+	for (uint16_t i = 0; i < n && !ni.left; i++)
 		if (memcmp(ni.members[i].id, bc_e2e_id(t->e), BC_E2E_ID_LEN) ==
 		    0)
 			ni.joined = true;
@@ -1587,6 +1760,112 @@ out:
 
 /* Handle one delivered message in talk k. Problems with its content are
  * the sender's: they are logged, not fatal. */
+/* ---- leaving ------------------------------------------------------------ */
+
+int bc_talk_leave(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		  const char *reason)
+{
+	struct talk *k = bc_calloc(1, sizeof(*k));
+	const bc_talk_member *readers[BC_TALK_MAX_MEMBERS];
+	const uint8_t *self = bc_e2e_id(t->e);
+	size_t n = 0;
+	char text[300];
+	bc_wr w;
+	uint8_t *msg = NULL;
+	size_t mlen = 0;
+	int rc;
+	if (k == NULL)
+		return BC_ERR_NOMEM;
+	if (reason == NULL)
+		reason = "";
+	if ((rc = talk_load(t, id, k)) != BC_OK)
+		goto out;
+	if (strlen(reason) > 256) {
+		rc = BC_ERR_INVALID;
+		goto out;
+	}
+	if (k->info.left) {
+		rc = BC_ERR_STATE;
+		goto out;
+	}
+	if (k->info.registrar) {
+		rc = BC_ERR_FORBIDDEN; /* the registrar closes the talk */
+		goto out;
+	}
+	for (size_t i = 0; k->info.joined && i < k->info.nmembers; i++)
+		if (memcmp(k->info.members[i].id, self, BC_E2E_ID_LEN) != 0)
+			readers[n++] = &k->info.members[i];
+	if (n == 0) /* not confirmed yet: tell the registrar */
+		readers[n++] = &k->info.members[0];
+	bc_wr_init(&w, 1024);
+	bc_wr_u8(&w, MSG_VERSION);
+	bc_wr_raw(&w, k->info.id, BC_TALK_ID_LEN);
+	bc_wr_u8(&w, K_LEAVE);
+	bc_wr_str(&w, reason);
+	if ((rc = bc_wr_finish(&w, &msg, &mlen)) != BC_OK)
+		goto out;
+	/* Sent even while the talk is suspended: leaving is always allowed. */
+	if ((rc = send_msg(t, k, readers, n, msg, mlen, NULL)) != BC_OK)
+		goto out;
+	k->info.left = true;
+	k->info.joined = false;
+	if ((rc = talk_commit(t, k)) != BC_OK)
+		goto out;
+	snprintf(text, sizeof(text), "left the talk%s%s", reason[0] ? ": " : "",
+		 reason);
+	rc = log_event(t, k->info.id, K_LEAVE, self, 0, 0, text, NULL, 0);
+out:
+	bc_free_secret(msg, mlen);
+	bc_free_secret(k, sizeof(*k));
+	return rc;
+}
+
+static int on_leave(bc_talks *t, struct talk *k, const uint8_t from[32],
+		    bc_rd *r, bc_talk_event_fn fn, void *ctx)
+{
+	char reason[257] = "";
+	char text[300];
+	bc_talk_event ev;
+	size_t i;
+	int rc;
+	read_str_into(r, reason, sizeof(reason));
+	if ((rc = bc_rd_end(r)) != BC_OK)
+		return rc;
+	for (i = 0; i < k->info.nmembers; i++)
+		if (memcmp(k->info.members[i].id, from, BC_E2E_ID_LEN) == 0)
+			break;
+	if (i == k->info.nmembers ||
+	    memcmp(from, k->registrar, BC_E2E_ID_LEN) == 0)
+		return BC_ERR_FORBIDDEN;
+	if (k->info.registrar) {
+		/* drop the member; the others learn it from MEMBERS */
+		memmove(&k->info.members[i], &k->info.members[i + 1],
+			(k->info.nmembers - i - 1) * sizeof(k->info.members[0]));
+		k->info.nmembers--;
+		sodium_memzero(&k->info.members[k->info.nmembers],
+			       sizeof(k->info.members[0]));
+		k->members_pending = true;
+		if ((rc = talk_commit(t, k)) != BC_OK)
+			return rc;
+		if (send_members(t, k) == BC_OK) {
+			k->members_pending = false;
+			if ((rc = talk_commit(t, k)) != BC_OK)
+				return rc;
+		}
+	}
+	snprintf(text, sizeof(text), "left the talk%s%s", reason[0] ? ": " : "",
+		 reason);
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.from, from, BC_E2E_ID_LEN);
+	ev.kind = K_LEAVE;
+	ev.time = now_s();
+	ev.text = text;
+	rc = log_event(t, k->info.id, K_LEAVE, from, 0, 0, text, NULL, 0);
+	if (rc == BC_OK && fn)
+		rc = fn(ctx, &ev);
+	return rc;
+}
+
 /* ---- the mediation tools (talk_int.h) ------------------------------------ */
 
 const bc_identity *bc_talks_identity(bc_talks *t)
@@ -1803,6 +2082,8 @@ static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 		rc = on_state(t, k, m->meta.sender, &r, fn, ctx);
 	else if (kind == K_PASSON || kind == K_AUDIT)
 		rc = on_passon(t, k, m, &r, kind == K_AUDIT, fn, ctx);
+	else if (kind == K_LEAVE)
+		rc = on_leave(t, k, m->meta.sender, &r, fn, ctx);
 	else if ((tool = tool_for(kind)) != NULL)
 		rc = on_tool(t, k, m, &r, tool, fn, ctx);
 	if (rc == BC_ERR_MALFORMED || rc == BC_ERR_FORBIDDEN ||
@@ -1818,7 +2099,7 @@ static int on_message(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
 			       NULL, 0);
 	else if (rc == BC_OK && kind != K_JOIN && kind != K_MEMBERS &&
 		 kind != K_SAY && kind != K_STATE && kind != K_PASSON &&
-		 kind != K_AUDIT && tool == NULL)
+		 kind != K_AUDIT && kind != K_LEAVE && tool == NULL)
 		rc = log_event(t, k->info.id, EV_INTEGRITY, m->meta.sender, 0, 0,
 			       "skipped a message of an unknown kind", NULL, 0);
 	return rc;
@@ -1870,6 +2151,7 @@ static int sync_talk(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 		goto out;
 	if ((rc = client_for(t, k->relay, k->tkey, &c)) != BC_OK)
 		goto out;
+	(void)flush_outbox(t); /* a relay still down: retried next time */
 	if (k->info.registrar && k->members_pending &&
 	    (rc = send_members(t, k)) == BC_OK) {
 		k->members_pending = false;

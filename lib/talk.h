@@ -29,6 +29,8 @@
  *   kind 5 PASSON   fixed[16] statement id || u8 mode || string text ||
  *                   string attribution        (mediator -> readers)
  *   kind 6 AUDIT    as PASSON || list<fixed[32]> readers (-> the author)
+ *   kind 7 LEAVE    string reason        (a member -> every member; the
+ *                   registrar then sends the new MEMBERS)
  * (docs/PROTOCOL.md §16 is normative.)
  *
  * Everything is persisted in the member's store: kind "talk" (one record
@@ -93,6 +95,7 @@ typedef struct bc_talk_info {
 	uint8_t my_role;
 	char my_side[BC_TALK_SIDE_MAX + 1];
 	bool joined;           /* the registrar's member list includes us */
+	bool left;             /* we left: we send nothing more */
 	uint8_t state;         /* bc_talk_state */
 	uint8_t state_by[BC_E2E_ID_LEN]; /* who changed it last (zero: nobody) */
 	char state_reason[257];
@@ -121,6 +124,9 @@ typedef struct bc_talks bc_talks;
 int bc_talks_open(bc_talks **out, bc_store *st, uint64_t now) BC_MUST_CHECK;
 void bc_talks_free(bc_talks *t);
 bc_e2e *bc_talks_e2e(bc_talks *t);
+/* How long a request to a relay is retried before it fails (ms; 0: the
+ * client's default, 30 s). */
+void bc_talks_set_retry(bc_talks *t, int ms);
 
 /* Create a talk hosted on relay (an address string), with this member as
  * registrar in role/side. */
@@ -149,6 +155,12 @@ int bc_talk_offer_read(const char *invite, bc_talk_offer *out) BC_MUST_CHECK;
 int bc_talk_join(bc_talks *t, const char *invite, const char *rules,
 		 uint8_t id[BC_TALK_ID_LEN], char *title,
 		 size_t titlecap) BC_MUST_CHECK;
+/* The same, with this member's mailbox on the relay `home` (an address
+ * string; NULL: the inviter's relay). Members of one talk may sit on
+ * different relays: each posts to a member's mailbox on that member's. */
+int bc_talk_join_at(bc_talks *t, const char *invite, const char *rules,
+		    const char *home, uint8_t id[BC_TALK_ID_LEN], char *title,
+		    size_t titlecap) BC_MUST_CHECK;
 /* Say text to an audience (to/nto: the readers of a DIRECT statement). */
 int bc_talk_say(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 		uint8_t audience, const uint8_t (*to)[BC_E2E_ID_LEN],
@@ -169,6 +181,12 @@ int bc_talk_log(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 /* Parse a talk id given as hex or a unique hex prefix of a known talk. */
 int bc_talk_find(bc_talks *t, const char *s,
 		 uint8_t id[BC_TALK_ID_LEN]) BC_MUST_CHECK;
+
+/* Leave the talk (any member but the registrar, who closes it instead:
+ * BC_ERR_FORBIDDEN), telling every member why; the registrar drops the
+ * member from the list. After it this member sends nothing to the talk. */
+int bc_talk_leave(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
+		  const char *reason) BC_MUST_CHECK;
 
 /* Suspend (with a reason) or resume the talk (a party), or close it (a
  * mediator); told to every member. While the talk is suspended members

@@ -10,8 +10,9 @@ BIN=${BC_TOP:-.}/${BUILD:-build}/backchannel
 RELAYD=${BC_TOP:-.}/${BUILD:-build}/backchanneld
 work=$(mktemp -d "${TMPDIR:-/tmp}/bc-cli.XXXXXX")
 relay_pid=
+extra_pids=
 cleanup() {
-	[ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null && wait "$relay_pid" 2>/dev/null
+	for p in $relay_pid $extra_pids; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -30,7 +31,7 @@ start_relay() {
 	"$RELAYD" --init --data-dir "$d" --listen 127.0.0.1:0 >/dev/null 2>&1 || bail "relay --init"
 	"$RELAYD" --data-dir "$d" --listen 127.0.0.1:0 --port-file "$d/port" 2>"$d.log" &
 	pid=$!
-	[ -z "$relay_pid" ] && relay_pid=$pid || extra_pids="${extra_pids:-} $pid"
+	if [ -z "$relay_pid" ]; then relay_pid=$pid; else extra_pids="$extra_pids $pid"; fi
 	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.05; done
 	[ -s "$d/port" ] || bail "the relay did not start"
 	ADDR=$("$RELAYD" --address --data-dir "$d" --listen "127.0.0.1:$(cat "$d/port")")
