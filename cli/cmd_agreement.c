@@ -1,12 +1,17 @@
 /*
  * cmd_agreement.c - "backchannel agreement ...".
  *
- *   backchannel agreement verify FILE     check an exported agreement offline
+ *   backchannel agreement verify FILE [--json]
+ *           check an exported agreement offline; exit 0 valid, 3 not
+ *           valid, 1 the file cannot be read, 2 usage
+ *   backchannel agreement export TALK PROPOSAL [-o FILE]
+ *           write a talk's signed agreement (cmd_proposal.c)
  *
  * Verification needs no profile and no network: the file carries the
  * document, every party's identity and every signature, and the readable
- * part is regenerated from the signed bytes and compared. (export comes
- * with talks.)
+ * part is regenerated from the signed bytes and compared. What it prints
+ * (title, sides, terms) comes from the file: control characters are
+ * escaped.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +21,7 @@
 #include "cli.h"
 #include "identity.h"
 #include "internal.h"
+#include "talkcli.h"
 
 static int read_file(const char *path, char **out, size_t *len)
 {
@@ -120,15 +126,26 @@ static int agreement_verify(int argc, char **argv)
 		}
 		printf("]}\n");
 	} else {
-		printf("VALID agreement \"%s\", version %u, signed by all %u "
-		       "parties:\n",
-		       a->title, a->version, a->nparties);
+		printf("VALID agreement \"");
+		cli_print_safe(stdout, a->title);
+		printf("\", version %u, signed by all %u parties:\n", a->version,
+		       a->nparties);
 		for (uint16_t i = 0; i < a->nparties; i++) {
 			char fp[BC_FINGERPRINT_TEXT_SIZE];
 			if (bc_identity_fingerprint_text(&a->parties[i].id, fp) !=
 			    BC_OK)
 				fp[0] = '\0';
-			printf("  %-16s %s\n", a->parties[i].side, fp);
+			printf("  ");
+			cli_print_safe(stdout, a->parties[i].side);
+			printf("  %s\n", fp);
+		}
+		printf("Terms:\n");
+		for (uint16_t i = 0; i < a->nterms; i++) {
+			printf("  %u. ", i + 1);
+			cli_print_safe(stdout, a->terms[i].key);
+			printf(": ");
+			cli_print_safe(stdout, a->terms[i].text);
+			printf("\n");
 		}
 		printf("Compare these fingerprints with the ones you verified "
 		       "(backchannel verify).\n");
@@ -138,6 +155,8 @@ static int agreement_verify(int argc, char **argv)
 }
 
 static const struct cli_cmd agreement_cmds[] = {
+	{"export", cmd_agreement_export,
+	 "write a talk's signed agreement (TALK PROPOSAL [-o FILE])"},
 	{"verify", agreement_verify, "check an exported agreement offline"},
 	{NULL, NULL, NULL},
 };

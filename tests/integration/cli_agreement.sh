@@ -39,4 +39,13 @@ refused "$tmp/junk.txt" "a file that is not an agreement"
 "$BIN" agreement verify "$tmp/missing.txt" >/dev/null 2>&1
 [ $? -eq 1 ]
 ok $? "a missing file is an error, not a verdict"
+# export: the signing side lives in cli_proposal.sh; here its usage
+"$BIN" agreement export --help | grep -q 'usage: backchannel agreement export TALK PROPOSAL'
+ok $? "agreement export --help"
+"$BIN" agreement export onlyone >/dev/null 2>&1
+[ $? -eq 2 ]
+ok $? "agreement export with a missing argument is a usage error"
+"$BIN" agreement export 0123abcd P1234 >/dev/null 2>&1
+[ $? -ne 0 ] && [ ! -e "$tmp/nohome/default.db" ]
+ok $? "agreement export without a profile fails and creates none"
 echo "1..$n"
