@@ -28,6 +28,8 @@
 #define HDR_LEN (2 + BC_EXCHANGE_CHANNEL_LEN + 4)
 #define RELEASE_MAX (HDR_LEN + 2 + BC_EXCHANGE_MAX_SIDES * \
 		     (32 + 32 + 32 + 4 + BC_EXCHANGE_MAX_TEXT))
+#define STEPS_MAX (HDR_LEN + 2 + BC_EXCHANGE_MAX_STEPS * \
+		   (32 + 32 + 4 + BC_EXCHANGE_MAX_STEP_TEXT))
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -416,6 +418,80 @@ int bc_exchange_stepconf_decode(bc_exchange_step *m, const uint8_t *buf,
 		      &m->round) == BC_OK)
 		(void)bc_rd_u32(&r, &m->step);
 	return rd_finish(&r, m, sizeof *m);
+}
+
+int bc_exchange_steps_encode(const bc_exchange_steps *m, uint8_t **out,
+			     size_t *outlen)
+{
+	bc_wr w;
+	int rc;
+
+	if (m == NULL || out == NULL || outlen == NULL)
+		return BC_ERR_INVALID;
+	if (m->n == 0 || m->n > BC_EXCHANGE_MAX_STEPS)
+		return BC_ERR_INVALID;
+	for (size_t i = 0; i < m->n; i++) {
+		if (memcmp(m->performer[i], m->receiver[i],
+			   BC_EXCHANGE_ID_LEN) == 0)
+			return BC_ERR_INVALID;
+		rc = check_text(m->text[i], m->text_len[i], 1,
+				BC_EXCHANGE_MAX_STEP_TEXT);
+		if (rc != BC_OK)
+			return rc;
+	}
+	bc_wr_init(&w, STEPS_MAX);
+	wr_header(&w, BC_EXCHANGE_K_STEPS, m->channel, m->round);
+	(void)bc_wr_u16(&w, (uint16_t)m->n);
+	for (size_t i = 0; i < m->n; i++) {
+		(void)bc_wr_raw(&w, m->performer[i], BC_EXCHANGE_ID_LEN);
+		(void)bc_wr_raw(&w, m->receiver[i], BC_EXCHANGE_ID_LEN);
+		(void)bc_wr_bytes(&w, m->text[i], m->text_len[i]);
+	}
+	return bc_wr_finish(&w, out, outlen);
+}
+
+int bc_exchange_steps_decode(bc_exchange_steps *m, const uint8_t *buf,
+			     size_t len)
+{
+	bc_rd r;
+	uint16_t n = 0;
+
+	if (m == NULL || (buf == NULL && len))
+		return BC_ERR_INVALID;
+	memset(m, 0, sizeof *m);
+	bc_rd_init(&r, buf, len);
+	if (rd_header(&r, BC_EXCHANGE_K_STEPS, m->channel, &m->round) ==
+	    BC_OK) {
+		(void)bc_rd_count(&r, BC_EXCHANGE_MAX_STEPS, &n);
+		if (!r.err && n == 0)
+			(void)bc_rd_fail(&r, BC_ERR_MALFORMED);
+		for (uint16_t i = 0; !r.err && i < n; i++) {
+			(void)bc_rd_raw(&r, m->performer[i], BC_EXCHANGE_ID_LEN);
+			(void)bc_rd_raw(&r, m->receiver[i], BC_EXCHANGE_ID_LEN);
+			rd_text(&r, 1, BC_EXCHANGE_MAX_STEP_TEXT, &m->text[i],
+				&m->text_len[i]);
+			if (!r.err && memcmp(m->performer[i], m->receiver[i],
+					     BC_EXCHANGE_ID_LEN) == 0)
+				(void)bc_rd_fail(&r, BC_ERR_MALFORMED);
+		}
+		m->n = n;
+	}
+	return rd_finish(&r, m, sizeof *m);
+}
+
+int bc_exchange_kind_of(const uint8_t *buf, size_t len, uint8_t *kind)
+{
+	if (kind == NULL || (buf == NULL && len))
+		return BC_ERR_INVALID;
+	*kind = 0;
+	if (len < 2)
+		return BC_ERR_MALFORMED;
+	if (buf[0] != BC_EXCHANGE_VERSION)
+		return BC_ERR_VERSION;
+	if (buf[1] < BC_EXCHANGE_K_COMMIT || buf[1] > BC_EXCHANGE_K_STEPS)
+		return BC_ERR_MALFORMED;
+	*kind = buf[1];
+	return BC_OK;
 }
 
 /* ---- client checks ------------------------------------------------------ */

@@ -35,6 +35,10 @@
  *   step-done     u8 1, u8 0x15, fixed[16] channel, u32 round, u32 step,
  *                 bytes note (UTF-8, no NUL, 0..1024)
  *   step-confirmed u8 1, u8 0x16, fixed[16] channel, u32 round, u32 step
+ *   steps         u8 1, u8 0x17, fixed[16] channel, u32 round,
+ *                 list<(fixed[32] performer, fixed[32] receiver,
+ *                       bytes text)>  1..64 steps, in order;
+ *                 performer != receiver; text UTF-8, no NUL, 1..512
  * Commit, reveal, step-done and step-confirmed name no author: it is the
  * authenticated sender of the end-to-end layer, passed in by the caller.
  * Decoded messages never own memory: texts point into the input.
@@ -59,6 +63,7 @@
 #define BC_EXCHANGE_MIN_SIDES 2
 #define BC_EXCHANGE_MAX_SIDES 16
 #define BC_EXCHANGE_MAX_STEPS 64
+#define BC_EXCHANGE_MAX_STEP_TEXT 512
 
 enum bc_exchange_kind {
 	BC_EXCHANGE_K_COMMIT = 0x11,
@@ -67,6 +72,7 @@ enum bc_exchange_kind {
 	BC_EXCHANGE_K_RELEASE = 0x14,
 	BC_EXCHANGE_K_STEPDONE = 0x15,
 	BC_EXCHANGE_K_STEPCONFIRMED = 0x16,
+	BC_EXCHANGE_K_STEPS = 0x17, /* the mediator's list of steps */
 };
 
 /* ---- commitments -------------------------------------------------------- */
@@ -138,6 +144,17 @@ typedef struct bc_exchange_step {
 	size_t note_len;
 } bc_exchange_step;
 
+/* The ordered steps of a released round, as the mediator lists them. */
+typedef struct bc_exchange_steps {
+	uint8_t channel[BC_EXCHANGE_CHANNEL_LEN];
+	uint32_t round;
+	size_t n;
+	uint8_t performer[BC_EXCHANGE_MAX_STEPS][BC_EXCHANGE_ID_LEN];
+	uint8_t receiver[BC_EXCHANGE_MAX_STEPS][BC_EXCHANGE_ID_LEN];
+	const uint8_t *text[BC_EXCHANGE_MAX_STEPS];
+	size_t text_len[BC_EXCHANGE_MAX_STEPS];
+} bc_exchange_steps;
+
 /* Encoders: a new buffer in *out (free with bc_free). Every field is
  * validated as the decoder would (lists 2..16 strictly ascending by
  * author, texts UTF-8 within caps): BC_ERR_INVALID / BC_ERR_TOOBIG.
@@ -169,6 +186,19 @@ int bc_exchange_stepconf_encode(const bc_exchange_step *m, uint8_t **out,
 				size_t *outlen) BC_MUST_CHECK;
 int bc_exchange_stepconf_decode(bc_exchange_step *m, const uint8_t *buf,
 				size_t len) BC_MUST_CHECK;
+
+/* steps: 1..64 steps, each performer != receiver, each text 1..512
+ * bytes of UTF-8 (BC_ERR_INVALID / BC_ERR_TOOBIG when encoding). */
+int bc_exchange_steps_encode(const bc_exchange_steps *m, uint8_t **out,
+			     size_t *outlen) BC_MUST_CHECK;
+int bc_exchange_steps_decode(bc_exchange_steps *m, const uint8_t *buf,
+			     size_t len) BC_MUST_CHECK;
+
+/* The kind (enum bc_exchange_kind) of an encoded message, from its first
+ * two bytes: BC_ERR_VERSION for another version, BC_ERR_MALFORMED if too
+ * short or not a known kind. The message itself is not checked. */
+int bc_exchange_kind_of(const uint8_t *buf, size_t len,
+			uint8_t *kind) BC_MUST_CHECK;
 
 /* ---- client checks ------------------------------------------------------ */
 

@@ -9,6 +9,9 @@
  *     the rest is decoded as that message; if accepted, re-encoding must
  *     give back exactly the input (canonical codec); a decoded release is
  *     also checked against an all-committed list built from it.
+ *   12 steps (the mediator's list of steps): decoded, re-encoded
+ *      exactly, every step's performer != receiver; the kind byte read
+ *      by bc_exchange_kind_of agrees with the decoder that accepted it
  *   9  drive a bc_mutual, 10 drive a bc_exround, 11 drive a bc_exseq:
  *     byte 1 sets the size, the rest is a list of events, each
  *       u8 op, u8 who, u16 len, len bytes (a message body, may be empty)
@@ -135,6 +138,20 @@ static void decode_one(unsigned sel, const uint8_t *p, size_t n)
 		if (bc_exchange_stepconf_decode(&m, p, n) != BC_OK)
 			return;
 		rc = bc_exchange_stepconf_encode(&m, &out, &olen);
+		reenc(rc, out, olen, p, n);
+		break;
+	}
+	case 12: {
+		static bc_exchange_steps m;
+		uint8_t k = 0;
+		if (bc_exchange_steps_decode(&m, p, n) != BC_OK)
+			return;
+		CHECK(m.n >= 1 && m.n <= BC_EXCHANGE_MAX_STEPS);
+		for (size_t i = 0; i < m.n; i++)
+			CHECK(memcmp(m.performer[i], m.receiver[i], 32) != 0);
+		CHECK(bc_exchange_kind_of(p, n, &k) == BC_OK &&
+		      k == BC_EXCHANGE_K_STEPS);
+		rc = bc_exchange_steps_encode(&m, &out, &olen);
 		reenc(rc, out, olen, p, n);
 		break;
 	}
@@ -504,7 +521,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	sel = data[0] % 16;
-	if (sel <= 8)
+	if (sel <= 8 || sel == 12)
 		decode_one(sel, data + 1, size - 1);
 	else if (sel == 9)
 		drive_mutual(data + 1, size - 1);

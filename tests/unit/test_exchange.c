@@ -383,6 +383,7 @@ union anymsg {
 	bc_exchange_reveal c;
 	bc_exchange_release d;
 	bc_exchange_step e;
+	bc_exchange_steps f;
 };
 
 static void canonical(decode_fn dec, encode_fn enc, const uint8_t *msg,
@@ -434,6 +435,7 @@ WRAP(reveal, bc_exchange_reveal)
 WRAP(release, bc_exchange_release)
 WRAP(stepdone, bc_exchange_step)
 WRAP(stepconf, bc_exchange_step)
+WRAP(steps, bc_exchange_steps)
 
 static void test_canonical(void **state)
 {
@@ -575,6 +577,95 @@ static void test_steps(void **state)
 	assert_int_equal(bc_exseq_new(&s, CH, ROUND, d, 0), BC_ERR_INVALID);
 }
 
+/* The mediator's list of steps (STEPS, 0x17) and bc_exchange_kind_of. */
+static void test_steps_msg(void **state)
+{
+	static const char *T1 = "VE releases the 10 detainees";
+	static const char *T2 = "US authorizes 2 flights a week";
+	bc_exchange_steps *m = bc_calloc(1, sizeof *m);
+	char big[BC_EXCHANGE_MAX_STEP_TEXT + 2];
+	uint8_t *b = NULL, *z = NULL, k = 0;
+	size_t len = 0, zlen = 0;
+	(void)state;
+
+	assert_non_null(m);
+	memcpy(m->channel, CH, 16);
+	m->round = ROUND;
+	m->n = 2;
+	memcpy(m->performer[0], B, 32);
+	memcpy(m->receiver[0], A, 32);
+	memcpy(m->performer[1], A, 32);
+	memcpy(m->receiver[1], B, 32);
+	m->text[0] = (const uint8_t *)T1;
+	m->text_len[0] = strlen(T1);
+	m->text[1] = (const uint8_t *)T2;
+	m->text_len[1] = strlen(T2);
+	assert_int_equal(bc_exchange_steps_encode(m, &b, &len), BC_OK);
+	assert_int_equal(len, 2 + 16 + 4 + 2 + 2 * (64 + 4) + strlen(T1) +
+				      strlen(T2));
+	assert_int_equal(b[1], BC_EXCHANGE_K_STEPS);
+	assert_int_equal(bc_load16(b + 22), 2);
+	assert_memory_equal(b + 24, B, 32);
+	assert_memory_equal(b + 56, A, 32);
+	canonical(dec_steps, enc_steps, b, len);
+	assert_int_equal(bc_exchange_kind_of(b, len, &k), BC_OK);
+	assert_int_equal(k, BC_EXCHANGE_K_STEPS);
+	/* a step its performer confirms: refused both ways */
+	memcpy(b + 56, B, 32);
+	assert_int_equal(bc_exchange_steps_decode(m, b, len),
+			 BC_ERR_MALFORMED);
+	assert_int_equal(m->n, 0); /* zeroed on error */
+	memcpy(b + 56, A, 32);
+	assert_int_equal(bc_exchange_steps_decode(m, b, len), BC_OK);
+	memcpy(m->receiver[1], A, 32);
+	assert_int_equal(bc_exchange_steps_encode(m, &z, &zlen),
+			 BC_ERR_INVALID);
+	memcpy(m->receiver[1], B, 32);
+	/* 1..64 steps, texts 1..512 bytes of UTF-8 */
+	m->n = 0;
+	assert_int_equal(bc_exchange_steps_encode(m, &z, &zlen),
+			 BC_ERR_INVALID);
+	m->n = BC_EXCHANGE_MAX_STEPS + 1;
+	assert_int_equal(bc_exchange_steps_encode(m, &z, &zlen),
+			 BC_ERR_INVALID);
+	m->n = 1;
+	memset(big, 'x', sizeof big);
+	big[sizeof big - 1] = '\0';
+	m->text[0] = (const uint8_t *)big;
+	m->text_len[0] = BC_EXCHANGE_MAX_STEP_TEXT + 1;
+	assert_int_equal(bc_exchange_steps_encode(m, &z, &zlen),
+			 BC_ERR_TOOBIG);
+	m->text_len[0] = BC_EXCHANGE_MAX_STEP_TEXT;
+	assert_int_equal(bc_exchange_steps_encode(m, &z, &zlen), BC_OK);
+	bc_free(z);
+	m->text_len[0] = 0;
+	assert_int_equal(bc_exchange_steps_encode(m, &z, &zlen),
+			 BC_ERR_INVALID);
+	m->text[0] = (const uint8_t *)"\xff\xfe";
+	m->text_len[0] = 2;
+	assert_int_equal(bc_exchange_steps_encode(m, &z, &zlen),
+			 BC_ERR_INVALID);
+	/* an empty list does not decode */
+	b[22] = 0;
+	b[23] = 0;
+	assert_int_equal(bc_exchange_steps_decode(m, b, 24),
+			 BC_ERR_MALFORMED);
+	/* kind_of: version, length and known kinds */
+	assert_int_equal(bc_exchange_kind_of(b, 1, &k), BC_ERR_MALFORMED);
+	b[1] = BC_EXCHANGE_K_COMMIT;
+	assert_int_equal(bc_exchange_kind_of(b, 2, &k), BC_OK);
+	assert_int_equal(k, BC_EXCHANGE_K_COMMIT);
+	b[1] = 0x10;
+	assert_int_equal(bc_exchange_kind_of(b, 2, &k), BC_ERR_MALFORMED);
+	b[1] = 0x18;
+	assert_int_equal(bc_exchange_kind_of(b, 2, &k), BC_ERR_MALFORMED);
+	b[0] = 2;
+	b[1] = BC_EXCHANGE_K_STEPS;
+	assert_int_equal(bc_exchange_kind_of(b, 2, &k), BC_ERR_VERSION);
+	bc_free(b);
+	bc_free(m);
+}
+
 static void test_round_new_invalid(void **state)
 {
 	uint8_t sides[3][32];
@@ -607,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_mediator_tampering),
 		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_steps),
+		cmocka_unit_test(test_steps_msg),
 		cmocka_unit_test(test_round_new_invalid),
 	};
 	if (sodium_init() < 0)
