@@ -19,7 +19,10 @@
 #include "invite.h"
 #include "prekey.h"
 #include "talk.h"
+#include "talk_exchange.h"
 #include "talk_int.h"
+#include "talk_mutual.h"
+#include "talk_proposal.h"
 #include "transcript.h"
 
 #define TALK_VERSION 1
@@ -2214,6 +2217,18 @@ static int sync_talk(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
 		}
 		for (size_t i = 0; i < fc.n; i++)
 			bc_free_secret(fc.f[i].body, fc.f[i].len);
+	}
+	/* What the tools held back while the talk was suspended or a relay
+	 * was down (a mediator's tally or release, a party's signature) goes
+	 * out now; a failure leaves it pending for the next sync. */
+	if (rc == BC_OK) {
+		int frc[3];
+		frc[0] = bc_talk_proposal_flush(t, id, NULL, NULL);
+		frc[1] = bc_talk_mutual_flush(t, id, fn, ctx);
+		frc[2] = bc_talk_exchange_flush(t, id, fn, ctx);
+		for (int i = 0; i < 3; i++)
+			if (frc[i] == BC_ERR_STORAGE || frc[i] == BC_ERR_NOMEM)
+				rc = frc[i];
 	}
 out:
 	bc_free(fc.f);
