@@ -1,6 +1,6 @@
 /*
  * cmd_exchange.c - commit-reveal exchanges and their sequenced steps
- * (lib/talk_exchange.h, docs/proto/exchange.md).
+ * (lib/talk_exchange.h, docs/PROTOCOL.md §21).
  *
  *   backchannel exchange TALK commit TEXT     a party commits to its offer
  *                                             for the current round; only

@@ -1,6 +1,6 @@
 /*
  * cmd_mutual.c - double-blind mutual questions (lib/talk_mutual.h,
- * docs/proto/mutual.md).
+ * docs/PROTOCOL.md §20).
  *
  *   backchannel ask TALK TEXT              the mediator asks every party
  *                                          TEXT; prints the question id

@@ -1,6 +1,6 @@
 /*
  * agreement.c - canonical agreement documents, party signatures and the
- * offline-verifiable export (agreement.h; docs/agreement-notes.md).
+ * offline-verifiable export (agreement.h; docs/PROTOCOL.md §18).
  *
  * The document bytes are produced once (build, or taken verbatim from a
  * decoded signed agreement after a canonical re-parse) and kept in

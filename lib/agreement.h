@@ -1,7 +1,7 @@
 /*
  * agreement.h - the canonical agreement document, the parties' signatures
  * over it, and the self-contained export that anyone can verify offline
- * (DESIGN.md §4 "Agreement"; every byte in docs/agreement-notes.md).
+ * (DESIGN.md §4 "Agreement"; every byte in docs/PROTOCOL.md §18).
  *
  *   document  u8 version (1) || "backchannel v1 agreement" (24 raw bytes)
  *             || fixed[16] channel id || string title || fixed[16] proposal

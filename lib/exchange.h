@@ -23,7 +23,7 @@
  * step i is confirmed. Every participant can run the same bc_exseq state
  * machine on the step-done / step-confirmed messages it sees.
  *
- * Messages (canonical codec; docs/mediation-notes.md):
+ * Messages (canonical codec; docs/PROTOCOL.md §20.8):
  *   commit        u8 1, u8 0x11, fixed[16] channel, u32 round, fixed[32] c
  *   all-committed u8 1, u8 0x12, fixed[16] channel, u32 round,
  *                 list<(fixed[32] author, fixed[32] c)>  2..16, ascending

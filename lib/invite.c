@@ -1,5 +1,5 @@
 /*
- * invite.c - invites (see invite.h and docs/invite-notes.md).
+ * invite.c - invites (see invite.h and docs/PROTOCOL.md §17).
  *
  * One validation routine (invite_check) decides what a well-formed invite
  * is; bc_invite_new and bc_invite_encode apply it to caller values, and

@@ -9,7 +9,7 @@
  * to it, the channel id and title, the offered role (with a side label for
  * a party), a one-time secret and an optional expiry.
  *
- * docs/invite-notes.md specifies every byte; in short (codec of codec.h,
+ * docs/PROTOCOL.md §17 specifies every byte; in short (codec of codec.h,
  * big-endian):
  *
  *   u8 version (1) || string relay (<= 300, canonical "HOST:PORT/bck:KEY")

@@ -14,7 +14,7 @@
  * in yields the very same "no match" bytes. Once the outcome is decided
  * the per-party answers are wiped from the mediator's memory.
  *
- * Messages (canonical codec, codec.h; docs/mediation-notes.md):
+ * Messages (canonical codec, codec.h; docs/PROTOCOL.md §20.8):
  *   ask     u8 version=1, u8 kind=0x01, fixed[16] channel, fixed[16] qid,
  *           bytes text (UTF-8, no NUL, <= 1024),
  *           list<fixed[32]> parties (2..16, strictly ascending)

@@ -1,6 +1,6 @@
 /*
  * proposal.c - the proposal state machine (see proposal.h for the rules,
- * docs/agreement-notes.md for the layouts).
+ * docs/PROTOCOL.md §18 for the layouts).
  *
  * bc_proposal_apply checks everything before it changes anything: the only
  * step that can fail after the checks is the allocation of the new version

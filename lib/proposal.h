@@ -37,7 +37,7 @@
  * nversions iff AGREED (0 otherwise), withdrawn_by zero unless WITHDRAWN,
  * reject_reason != NULL iff rejected. bc_proposal_decode enforces them all.
  *
- * Encodings (codec.h; docs/agreement-notes.md gives every byte):
+ * Encodings (codec.h; docs/PROTOCOL.md §18 gives every byte):
  *   term     string key || string text
  *   event    u8 fmt (1) || u8 type || fixed[16] proposal id || fixed[32]
  *            actor || u32 version || per type: propose: u8 kind || u64

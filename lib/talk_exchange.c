@@ -1,6 +1,6 @@
 /*
  * talk_exchange.c - commit-reveal exchanges and sequenced steps wired into
- * talks (see talk_exchange.h; wire format: docs/proto/exchange.md).
+ * talks (see talk_exchange.h; wire format: docs/PROTOCOL.md §21).
  *
  * The body of a BC_TK_EXCHANGE talk message is exactly one exchange.h
  * message (COMMIT .. STEPS) whose channel is the talk id. The lead

@@ -1,6 +1,6 @@
 /*
  * talk_exchange.h - commit-reveal exchanges with sequenced steps inside a
- * talk (DESIGN.md §4; wire format and state machine: docs/proto/exchange.md).
+ * talk (DESIGN.md §4; wire format and state machine: docs/PROTOCOL.md §21).
  * Not a public API.
  *
  * An exchange runs in numbered rounds (1, 2, ...). In a round every party

@@ -1,7 +1,7 @@
 /*
  * talk_mutual.c - double-blind mutual questions carried by talk messages
  * of kind BC_TK_MUTUAL (talk_mutual.h; wire format and rules:
- * docs/proto/mutual.md). The body of every such message is exactly one
+ * docs/PROTOCOL.md §20). The body of every such message is exactly one
  * mutual.h message (ASK, ANSWER or RESULT); its kind byte says which.
  *
  * Who sends what to whom (checked on sending AND on receipt):

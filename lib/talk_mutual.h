@@ -1,6 +1,6 @@
 /*
  * talk_mutual.h - double-blind mutual questions inside a talk (DESIGN.md
- * §4; wire format: docs/proto/mutual.md). Not a public API.
+ * §4; wire format: docs/PROTOCOL.md §20). Not a public API.
  *
  * The mediator asks every party the same question (mutual.h ASK, sealed
  * for exactly the talk's parties: observers never read it); each party

@@ -1,6 +1,6 @@
 /*
  * talk_proposal.c - proposals and signed agreements inside a talk (see
- * talk_proposal.h; every byte in docs/proto/proposals.md).
+ * talk_proposal.h; every byte in docs/PROTOCOL.md §18).
  *
  * One rule drives the design: every member must reach the same state from
  * the same messages. So a message is judged only on what every reader

@@ -1,7 +1,7 @@
 /*
  * talk_proposal.h - proposals and signed agreements inside a talk (the
  * mediation tool built on talk_int.h; wire format and rules in
- * docs/proto/proposals.md).
+ * docs/PROTOCOL.md §18).
  *
  * Every member keeps, per proposal, the state of proposal.h plus what the
  * talk adds: the time each version was made and each acceptance given

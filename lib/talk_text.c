@@ -1,6 +1,6 @@
 /*
  * talk_text.c - the single negotiating text, wired into talks (see
- * talk_text.h for the messages and the rules; docs/proto/text.md is the
+ * talk_text.h for the messages and the rules; docs/PROTOCOL.md §19 is the
  * normative description).
  *
  * Invariants:

@@ -5,7 +5,7 @@
  * no, and the text is adopted when every party said yes.
  *
  * Messages travel as talk messages of kind BC_TK_TEXT (talk_int.h); the
- * body is one of (docs/proto/text.md is the normative layout):
+ * body is one of (docs/PROTOCOL.md §19 is the normative layout):
  *   1 DRAFT    u32 version (= 1) || string text || string note
  *   2 REVISE   u32 version (>= 2) || string text || string note
  *   3 COMMENT  u32 version || fixed[32] digest || string text

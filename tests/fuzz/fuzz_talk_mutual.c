@@ -10,7 +10,7 @@
  * Input layout:
  *   byte 0   bits 0-1  this member's role: 0 mediator, 1 party, 2 observer
  *            bits 2-3  a question record planted first (the format of
- *                      docs/proto/mutual.md, built here, not by the code
+ *                      docs/PROTOCOL.md §20, built here, not by the code
  *                      under test), qid QID, asking the parties:
  *                      0 none; mediator: 1..3 asked by me, open;
  *                      party: 1 open unanswered, 2 answered yes,
@@ -133,7 +133,7 @@ static void wipe_kind(const char *kind)
 	free(k);
 }
 
-/* The planted record, per docs/proto/mutual.md "Store records". */
+/* The planted record, per docs/PROTOCOL.md §20 "Store records". */
 static void plant(bool mine, const uint8_t asker[32], uint8_t my_answer,
 		  const uint8_t (*parties)[32], size_t np)
 {

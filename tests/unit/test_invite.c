@@ -8,7 +8,7 @@
  * sanity test checks that the unchanged spec decodes and re-encodes to the
  * same bytes. The secret tag is recomputed here with one-shot
  * crypto_generichash over the concatenated input, as a second
- * implementation of docs/invite-notes.md.
+ * implementation of docs/PROTOCOL.md §17.
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -6,7 +6,7 @@ second, independent implementation.
 Written from the documentation only: lib/envelope.h (body, inner plaintext,
 buckets), lib/e2e.h (the typed content byte, the setup header repeated
 until the session is confirmed), the comment on body_ad() in lib/e2e.c
-(AD = session AD || setup header), docs/transcript-notes.md §2-§3 (meta,
+(AD = session AD || setup header), docs/PROTOCOL.md §15 §2-§3 (meta,
 content hash, link hash), docs/PROTOCOL.md §1-§2 (integers big-endian,
 `bytes` = u32 length || bytes). docs/PROTOCOL.md §14 states all of it in
 one place, byte for byte; this script is its executable form.
@@ -67,7 +67,7 @@ INNER_FIXED = 1 + 4 + 4 + 4  # version, and the three u32 length prefixes
 CT_APP = 1
 CT_CHECKPOINT = 2
 
-# ---- transcript labels (docs/transcript-notes.md §2) -------------------------
+# ---- transcript labels (docs/PROTOCOL.md §15 §2) -------------------------
 L_AUDIENCE = b"backchannel v1 audience"
 L_CONTENT = b"backchannel v1 content"
 L_CHAIN = b"backchannel v1 chain"
@@ -212,7 +212,7 @@ def body_decode(b):
     return kind, setup, rmsg
 
 
-# ---- transcript meta (docs/transcript-notes.md §2, §3) -----------------------
+# ---- transcript meta (docs/PROTOCOL.md §15 §2, §3) -----------------------
 
 
 def audience_id(ids):
