@@ -1240,9 +1240,22 @@ int bc_talk_exchange_commit(bc_talks *t, const uint8_t talk[BC_TALK_ID_LEN],
 	}
 	rc = send_ex(t, talk, msg, mlen,
 		     (const uint8_t(*)[BC_E2E_ID_LEN])lead->id, 1, msg_id);
-	if (rc != BC_OK) {
+	if (rc == BC_ERR_STATE || rc == BC_ERR_FORBIDDEN ||
+	    rc == BC_ERR_NOTFOUND || rc == BC_ERR_INVALID ||
+	    rc == BC_ERR_TOOBIG) {
+		/* refused before anything was sealed: no commitment exists */
 		(void)rec_delete(t, talk, r);
 		rc = send_failed(rc, why, whycap);
+		goto out;
+	}
+	if (rc != BC_OK) {
+		/* Sealed but not posted (a relay down): the commitment stays
+		 * in the outbox and goes out with the next sync, so the key
+		 * that opens it must stay too. */
+		rc = fail(why, whycap, rc,
+			  "the commitment to round %u could not be posted yet "
+			  "(%s); it goes out with your next sync",
+			  r, bc_strerror(rc));
 		goto out;
 	}
 	if (round)
