@@ -723,10 +723,7 @@ static int ensure_session(bc_talks *t, const struct talk *k,
 static const bc_talk_member *member_by_id(const struct talk *k,
 					  const uint8_t id[BC_E2E_ID_LEN])
 {
-	for (size_t i = 0; i < k->info.nmembers; i++)
-		if (memcmp(k->info.members[i].id, id, BC_E2E_ID_LEN) == 0)
-			return &k->info.members[i];
-	return NULL;
+	return bc_talk_member_of(&k->info, id);
 }
 
 /* Post the sealed bodies of msg_id to readers (member records of k): one
@@ -1171,7 +1168,6 @@ static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
 	bool rules_ok;
 	bc_talk_member m;
 	struct invite_rec *inv = NULL;
-	bc_talk_event ev;
 	int rc;
 	memset(&probe, 0, sizeof(probe));
 	memset(&m, 0, sizeof(m));
@@ -1200,11 +1196,8 @@ static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
 	    k->info.nmembers >= BC_TALK_MAX_MEMBERS ||
 	    (inv->expires != 0 && now_s() >= inv->expires)) {
 		/* An unknown or reused invite: refused, and said so. */
-		memset(&ev, 0, sizeof(ev));
-		memcpy(ev.from, from, BC_E2E_ID_LEN);
-		ev.kind = K_JOIN;
-		ev.time = now_s();
-		ev.text = inv == NULL ? "refused a join: unknown invite"
+		const char *why =
+			inv == NULL ? "refused a join: unknown invite"
 			  : inv->used ? "refused a join: invite already used"
 			  : !rules_ok ? "refused a join: the joiner did not "
 					"accept this talk's ground rules"
@@ -1213,10 +1206,8 @@ static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
 			  : k->info.nmembers >= BC_TALK_MAX_MEMBERS
 				  ? "refused a join: the talk is full"
 				  : "refused a join: the invite has expired";
-		rc = log_event(t, k->info.id, K_JOIN, from, 0, 0, ev.text,
-			       NULL, 0);
-		if (rc == BC_OK && fn)
-			rc = fn(ctx, &ev);
+		rc = bc_talk_emit(t, k->info.id, NULL, K_JOIN, from, why, NULL,
+				  0, fn, ctx);
 		goto out;
 	}
 	memcpy(m.id, from, BC_E2E_ID_LEN);
@@ -1236,14 +1227,8 @@ static int on_join(bc_talks *t, struct talk *k, const uint8_t from[32],
 		if ((rc = talk_commit(t, k)) != BC_OK)
 			goto out;
 	}
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.from, from, BC_E2E_ID_LEN);
-	ev.kind = K_JOIN;
-	ev.time = now_s();
-	ev.text = "joined";
-	rc = log_event(t, k->info.id, K_JOIN, from, 0, 0, "joined", NULL, 0);
-	if (rc == BC_OK && fn)
-		rc = fn(ctx, &ev);
+	rc = bc_talk_emit(t, k->info.id, NULL, K_JOIN, from, "joined", NULL, 0,
+			  fn, ctx);
 out:
 	bc_invite_wipe(&probe);
 	sodium_memzero(&m, sizeof(m));
@@ -1255,7 +1240,6 @@ static int on_members(bc_talks *t, struct talk *k, const uint8_t from[32],
 {
 	bc_talk_info ni;
 	uint16_t n = 0;
-	bc_talk_event ev;
 	int rc;
 	if (memcmp(from, k->registrar, BC_E2E_ID_LEN) != 0)
 		return BC_ERR_FORBIDDEN; /* only the registrar says who is in */
@@ -1278,15 +1262,8 @@ static int on_members(bc_talks *t, struct talk *k, const uint8_t from[32],
 	k->info = ni;
 	if ((rc = talk_commit(t, k)) != BC_OK)
 		return rc;
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.from, from, BC_E2E_ID_LEN);
-	ev.kind = K_MEMBERS;
-	ev.time = now_s();
-	ev.text = "updated the member list";
-	rc = log_event(t, k->info.id, K_MEMBERS, from, 0, 0, ev.text, NULL, 0);
-	if (rc == BC_OK && fn)
-		rc = fn(ctx, &ev);
-	return rc;
+	return bc_talk_emit(t, k->info.id, NULL, K_MEMBERS, from,
+			    "updated the member list", NULL, 0, fn, ctx);
 }
 
 static int on_say(bc_talks *t, struct talk *k, const bc_e2e_msg *m,
@@ -1411,7 +1388,6 @@ static int on_state(bc_talks *t, struct talk *k, const uint8_t from[32],
 	uint8_t st = 0;
 	char reason[257] = "";
 	char text[400];
-	bc_talk_event ev;
 	int rc;
 	bc_rd_u8(r, &st);
 	read_str_into(r, reason, sizeof(reason));
@@ -1424,15 +1400,8 @@ static int on_state(bc_talks *t, struct talk *k, const uint8_t from[32],
 	if ((rc = apply_state(t, k, from, st, reason, text, sizeof(text))) !=
 	    BC_OK)
 		return rc;
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.from, from, BC_E2E_ID_LEN);
-	ev.kind = K_STATE;
-	ev.time = now_s();
-	ev.text = text;
-	rc = log_event(t, k->info.id, K_STATE, from, 0, 0, text, NULL, 0);
-	if (rc == BC_OK && fn)
-		rc = fn(ctx, &ev);
-	return rc;
+	return bc_talk_emit(t, k->info.id, NULL, K_STATE, from, text, NULL, 0,
+			    fn, ctx);
 }
 
 int bc_talk_set_state(bc_talks *t, const uint8_t id[BC_TALK_ID_LEN],
@@ -1828,7 +1797,6 @@ static int on_leave(bc_talks *t, struct talk *k, const uint8_t from[32],
 {
 	char reason[257] = "";
 	char text[300];
-	bc_talk_event ev;
 	size_t i;
 	int rc;
 	read_str_into(r, reason, sizeof(reason));
@@ -1858,15 +1826,8 @@ static int on_leave(bc_talks *t, struct talk *k, const uint8_t from[32],
 	}
 	snprintf(text, sizeof(text), "left the talk%s%s", reason[0] ? ": " : "",
 		 reason);
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.from, from, BC_E2E_ID_LEN);
-	ev.kind = K_LEAVE;
-	ev.time = now_s();
-	ev.text = text;
-	rc = log_event(t, k->info.id, K_LEAVE, from, 0, 0, text, NULL, 0);
-	if (rc == BC_OK && fn)
-		rc = fn(ctx, &ev);
-	return rc;
+	return bc_talk_emit(t, k->info.id, NULL, K_LEAVE, from, text, NULL, 0,
+			    fn, ctx);
 }
 
 /* ---- the mediation tools (talk_int.h) ------------------------------------ */
@@ -1898,6 +1859,17 @@ const bc_talk_member *bc_talk_member_of(const bc_talk_info *info,
 		if (memcmp(info->members[i].id, id, BC_E2E_ID_LEN) == 0)
 			return &info->members[i];
 	return NULL;
+}
+
+const char *bc_talk_member_name(const bc_talk_info *info,
+				const uint8_t id[BC_E2E_ID_LEN])
+{
+	const bc_talk_member *m = bc_talk_member_of(info, id);
+	if (m == NULL)
+		return "a former member";
+	if (m->side[0] != '\0')
+		return m->side;
+	return bc_talk_role_name(m->role);
 }
 
 size_t bc_talk_parties(const bc_talk_info *info,

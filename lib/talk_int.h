@@ -59,6 +59,11 @@ uint64_t bc_talks_now(void);
 /* The member record of id in info, or NULL. */
 const bc_talk_member *bc_talk_member_of(const bc_talk_info *info,
 					const uint8_t id[BC_E2E_ID_LEN]);
+/* How a member is named in timeline lines: its side, else its role, else
+ * "a former member". The side is the member's own text (untrusted): the
+ * CLI escapes it on output. */
+const char *bc_talk_member_name(const bc_talk_info *info,
+				const uint8_t id[BC_E2E_ID_LEN]);
 /* The ids of the talk's parties, in member order; returns their number. */
 size_t bc_talk_parties(const bc_talk_info *info,
 		       uint8_t (*out)[BC_E2E_ID_LEN]);

@@ -65,18 +65,6 @@ static void fmt_time(uint64_t t, char out[32])
 		snprintf(out, 32, "%llu", (unsigned long long)t);
 }
 
-/* How a member is named in timeline lines: its side, else its role. The
- * text is the member's own (untrusted): the CLI escapes it on output. */
-static const char *who(const bc_talk_info *info, const uint8_t *id)
-{
-	const bc_talk_member *m = bc_talk_member_of(info, id);
-	if (m == NULL)
-		return "a former member";
-	if (m->side[0] != '\0')
-		return m->side;
-	return bc_talk_role_name(m->role);
-}
-
 static int doc_hash(const bc_agreement *a, uint8_t out[32])
 {
 	if (crypto_generichash(out, 32, a->doc, a->doc_len, NULL, 0) != 0)
@@ -510,7 +498,7 @@ static int take_sig(const bc_talk_info *info, bc_talk_proposal *p,
 		return rc;
 	if ((rc = line_add(ls, BC_TK_SIGN, party,
 			   "agreement %s v%u signed by %s", sp, a->version,
-			   who(info, party))) != BC_OK)
+			   bc_talk_member_name(info, party))) != BC_OK)
 		return rc;
 	if (bc_agreement_is_complete(a))
 		rc = line_add(ls, BC_TK_SIGN, party,
@@ -564,7 +552,7 @@ static int form_agreement(bc_talks *t, const bc_talk_info *info,
 		p->sign_pending = true;
 		if ((rc = line_add(ls, BC_TK_SIGN, self,
 				   "agreement %s v%u signed by %s", sp,
-				   v->number, who(info, self))) != BC_OK)
+				   v->number, bc_talk_member_name(info, self))) != BC_OK)
 			return rc;
 		if (bc_agreement_is_complete(p->agreement) &&
 		    (rc = line_add(ls, BC_TK_SIGN, self,
@@ -584,7 +572,7 @@ static int form_agreement(bc_talks *t, const bc_talk_info *info,
 			rc = line_add(ls, BC_TEV_INTEGRITY, p->held[i].party,
 				      "refused %s's signature on agreement %s "
 				      "v%u: %s",
-				      who(info, p->held[i].party), sp,
+				      bc_talk_member_name(info, p->held[i].party), sp,
 				      v->number, why);
 		if (rc != BC_OK)
 			return rc;
@@ -1054,7 +1042,7 @@ static int refuse(bc_talks *t, const bc_talk_info *info, const bc_e2e_msg *m,
 	char line[400];
 	int rc;
 	snprintf(line, sizeof(line), "refused %s from %s: %s", what,
-		 who(info, m->meta.sender), why ? why : bc_strerror(err));
+		 bc_talk_member_name(info, m->meta.sender), why ? why : bc_strerror(err));
 	rc = bc_talk_emit(t, info->id, m->meta.msg_id, BC_TEV_INTEGRITY,
 			  m->meta.sender, line, NULL, 0, fn, ctx);
 	return rc != BC_OK ? rc : err;

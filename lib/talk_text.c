@@ -651,18 +651,6 @@ static size_t mediators(const bc_talk_info *info, const uint8_t *self,
 	return n;
 }
 
-/* "US" for a party, the role otherwise (event texts are printed escaped). */
-static const char *who_name(const bc_talk_info *info,
-			    const uint8_t id[BC_E2E_ID_LEN])
-{
-	const bc_talk_member *m = bc_talk_member_of(info, id);
-	if (m == NULL)
-		return "a former member";
-	if (m->side[0] != '\0')
-		return m->side;
-	return bc_talk_role_name(m->role);
-}
-
 /* ---- applying ----------------------------------------------------------- */
 
 struct pending_event {
@@ -820,7 +808,7 @@ static int apply(bc_talks *t, const bc_talk_info *info, bc_text_state *s,
 			ev[nev++].text =
 				fmt_alloc(BC_TALK_SIDE_MAX + 64,
 					  "text v%u not adopted: %s said no",
-					  rd->version, who_name(info, sender));
+					  rd->version, bc_talk_member_name(info, sender));
 		}
 		break;
 	}
