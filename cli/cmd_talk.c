@@ -725,13 +725,75 @@ static int collect_id(void *vctx, const bc_talk_info *info)
 	return BC_OK;
 }
 
+/* The talks a sync or a watch covers, and room for one talk's state. */
+struct sync_set {
+	struct cli_talks c;
+	struct ids ids;
+	bc_talk_info *info;
+};
+
+static void sync_set_close(struct sync_set *s)
+{
+	if (s->c.t != NULL)
+		cli_talks_close(&s->c);
+	bc_free(s->ids.v);
+	if (s->info != NULL) {
+		sodium_memzero(s->info, sizeof(*s->info));
+		bc_free(s->info);
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+/* Every talk of the profile (talks joined meanwhile count too). */
+static int sync_set_list(struct sync_set *s)
+{
+	int rc;
+	s->ids.n = 0;
+	if ((rc = bc_talk_list(s->c.t, collect_id, &s->ids)) != BC_OK)
+		cli_err("cannot list the talks: %s", bc_strerror(rc));
+	return rc;
+}
+
+/* Open the profile with the talk named `talk`, or every talk (NULL).
+ * Prints its errors; on failure everything is released. */
+static int sync_set_open(struct sync_set *s, const char *talk)
+{
+	int rc;
+	memset(s, 0, sizeof(*s));
+	s->ids.v = bc_calloc(MAX_TALKS, sizeof(*s->ids.v));
+	s->info = bc_calloc(1, sizeof(*s->info));
+	if (s->ids.v == NULL || s->info == NULL) {
+		cli_err("out of memory");
+		rc = BC_ERR_NOMEM;
+	} else if ((rc = cli_talks_open(&s->c)) == BC_OK) {
+		if (talk == NULL)
+			rc = sync_set_list(s);
+		else if ((rc = cli_find_talk(&s->c, talk, s->ids.v[0])) ==
+			 BC_OK)
+			s->ids.n = 1;
+	}
+	if (rc != BC_OK)
+		sync_set_close(s);
+	return rc;
+}
+
+/* Sync talk i into es, then load its state into s->info (also after a
+ * failed sync: what did arrive is printed). */
+static int sync_set_one(struct sync_set *s, size_t i, struct events *es)
+{
+	int rc = bc_talk_sync(s->c.t, s->ids.v[i], save_event, es);
+	if (bc_talk_get(s->c.t, s->ids.v[i], s->info) != BC_OK) {
+		memset(s->info, 0, sizeof(*s->info));
+		memcpy(s->info->id, s->ids.v[i], BC_TALK_ID_LEN);
+	}
+	return rc;
+}
+
 int cmd_sync(int argc, char **argv)
 {
-	struct ids ids = {0};
+	struct sync_set ss;
 	struct events es = {0};
-	bc_talk_info *info = NULL;
 	bool first = true;
-	struct cli_talks c;
 	int rc, failed = BC_OK;
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: backchannel sync [TALK] [--json]\n\n"
@@ -747,66 +809,37 @@ int cmd_sync(int argc, char **argv)
 		cli_err("usage: backchannel sync [TALK] [--json]");
 		return EXIT_USAGE;
 	}
-	ids.v = bc_calloc(MAX_TALKS, sizeof(*ids.v));
-	info = bc_calloc(1, sizeof(*info));
-	if (ids.v == NULL || info == NULL) {
-		bc_free(ids.v);
-		bc_free(info);
-		cli_err("out of memory");
-		return 1;
-	}
-	if ((rc = cli_talks_open(&c)) != BC_OK) {
-		bc_free(ids.v);
-		bc_free(info);
+	if ((rc = sync_set_open(&ss, argc == 2 ? argv[1] : NULL)) != BC_OK)
 		return cli_status(rc);
-	}
-	if (argc == 2) {
-		if ((rc = cli_find_talk(&c, argv[1], ids.v[0])) == BC_OK)
-			ids.n = 1;
-	} else if ((rc = bc_talk_list(c.t, collect_id, &ids)) != BC_OK) {
-		cli_err("cannot list the talks: %s", bc_strerror(rc));
-	}
-	if (rc != BC_OK)
-		goto out;
 	if (g_json)
 		fputc('[', stdout);
-	for (size_t i = 0; i < ids.n; i++) {
-		rc = bc_talk_sync(c.t, ids.v[i], save_event, &es);
+	for (size_t i = 0; i < ss.ids.n; i++) {
+		rc = sync_set_one(&ss, i, &es);
 		if (rc == BC_OK && es.err != BC_OK)
 			rc = es.err;
 		if (rc != BC_OK) {
 			char hex[2 * BC_TALK_ID_LEN + 1];
-			if (bc_hex_encode(ids.v[i], BC_TALK_ID_LEN, hex,
+			if (bc_hex_encode(ss.ids.v[i], BC_TALK_ID_LEN, hex,
 					  sizeof(hex)) != BC_OK)
 				hex[0] = '\0';
 			cli_err("talk %.8s: sync failed: %s", hex,
 				bc_strerror(rc));
 			failed = rc;
 		}
-		/* print what did arrive, even after a failure */
-		if (bc_talk_get(c.t, ids.v[i], info) != BC_OK) {
-			memset(info, 0, sizeof(*info));
-			memcpy(info->id, ids.v[i], BC_TALK_ID_LEN);
-		}
-		if (!g_json && ids.n > 1 && es.n > 0) {
+		if (!g_json && ss.ids.n > 1 && es.n > 0) {
 			printf("== talk ");
-			cli_print_hex(stdout, info->id, FP_PREFIX);
+			cli_print_hex(stdout, ss.info->id, FP_PREFIX);
 			fputc(' ', stdout);
-			cli_print_safe(stdout, info->title);
+			cli_print_safe(stdout, ss.info->title);
 			fputc('\n', stdout);
 		}
-		events_print(info, &es, &first);
+		events_print(ss.info, &es, &first);
 		events_free(&es);
 	}
 	if (g_json)
 		printf("]\n");
-	rc = failed;
-out:
-	cli_talks_close(&c);
-	bc_free(ids.v);
-	sodium_memzero(info, sizeof(*info));
-	bc_free(info);
-	return cli_status(rc);
+	sync_set_close(&ss);
+	return cli_status(failed);
 }
 
 int cmd_log(int argc, char **argv)
@@ -1108,13 +1141,11 @@ int cmd_watch(int argc, char **argv)
 	static const char usage[] = "usage: backchannel watch [TALK] "
 				    "[--interval SECONDS] [--for SECONDS] "
 				    "[--json]";
-	struct ids ids = {0};
+	struct sync_set ss;
 	struct events es = {0};
-	bc_talk_info *info = NULL;
 	double interval = 2, limit = 0;
 	struct sigaction sa;
 	struct timespec t0, now;
-	struct cli_talks c;
 	int rc = BC_OK, o;
 	if (cli_wants_help(argc, argv)) {
 		printf("%s\n\nFollow TALK (default: every talk) live: fetch "
@@ -1148,24 +1179,9 @@ int cmd_watch(int argc, char **argv)
 		cli_err("%s", usage);
 		return EXIT_USAGE;
 	}
-	ids.v = bc_calloc(MAX_TALKS, sizeof(*ids.v));
-	info = bc_calloc(1, sizeof(*info));
-	if (ids.v == NULL || info == NULL) {
-		bc_free(ids.v);
-		bc_free(info);
-		cli_err("out of memory");
-		return 1;
-	}
-	if ((rc = cli_talks_open(&c)) != BC_OK) {
-		bc_free(ids.v);
-		bc_free(info);
+	if ((rc = sync_set_open(&ss, argc - optind == 1 ? argv[optind]
+							 : NULL)) != BC_OK)
 		return cli_status(rc);
-	}
-	if (argc - optind == 1 &&
-	    (rc = cli_find_talk(&c, argv[optind], ids.v[0])) == BC_OK)
-		ids.n = 1;
-	if (rc != BC_OK)
-		goto out;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = watch_signal;
 	sigemptyset(&sa.sa_mask);
@@ -1174,32 +1190,21 @@ int cmd_watch(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!watch_stop) {
 		struct timespec ts;
-		double el;
-		if (argc - optind == 0) { /* talks joined meanwhile count too */
-			ids.n = 0;
-			if ((rc = bc_talk_list(c.t, collect_id, &ids)) != BC_OK) {
-				cli_err("cannot list the talks: %s",
-					bc_strerror(rc));
-				break;
-			}
-		}
-		for (size_t i = 0; i < ids.n && !watch_stop; i++) {
-			bool first = true;
-			int src = bc_talk_sync(c.t, ids.v[i], save_event, &es);
+		double el, wait;
+		if (argc - optind == 0 && (rc = sync_set_list(&ss)) != BC_OK)
+			break;
+		for (size_t i = 0; i < ss.ids.n && !watch_stop; i++) {
+			int src = sync_set_one(&ss, i, &es);
 			if (src != BC_OK) /* the relay may come back: go on */
 				cli_err("sync failed: %s (retrying)",
 					bc_strerror(src));
-			if (bc_talk_get(c.t, ids.v[i], info) != BC_OK) {
-				memset(info, 0, sizeof(*info));
-				memcpy(info->id, ids.v[i], BC_TALK_ID_LEN);
-			}
 			for (size_t j = 0; j < es.n; j++) {
 				if (g_json) {
-					cli_print_event_json(info, &es.v[j].ev,
-							     first);
+					cli_print_event_json(ss.info,
+							     &es.v[j].ev, true);
 					fputc('\n', stdout);
 				} else {
-					cli_print_event(info, &es.v[j].ev);
+					cli_print_event(ss.info, &es.v[j].ev);
 				}
 			}
 			events_free(&es);
@@ -1210,19 +1215,12 @@ int cmd_watch(int argc, char **argv)
 		     (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
 		if (limit > 0 && el >= limit)
 			break;
-		ts.tv_sec = (time_t)interval;
-		ts.tv_nsec = (long)((interval - (double)ts.tv_sec) * 1e9);
-		if (limit > 0 && limit - el < interval) {
-			double rest = limit - el;
-			ts.tv_sec = (time_t)rest;
-			ts.tv_nsec = (long)((rest - (double)ts.tv_sec) * 1e9);
-		}
+		wait = limit > 0 && limit - el < interval ? limit - el
+							  : interval;
+		ts.tv_sec = (time_t)wait;
+		ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
 		(void)nanosleep(&ts, NULL); /* a signal ends it early */
 	}
-out:
-	cli_talks_close(&c);
-	bc_free(ids.v);
-	sodium_memzero(info, sizeof(*info));
-	bc_free(info);
+	sync_set_close(&ss);
 	return cli_status(rc);
 }
