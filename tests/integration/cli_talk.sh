@@ -2,34 +2,10 @@
 # cli_talk.sh - talks through the real CLI and a real relay on 127.0.0.1:
 # create, invite, join, the three audiences, one-time invites, typos and
 # unknown talks. Speaks TAP.
-set -u
-BIN=${BC_TOP:-.}/${BUILD:-build}/backchannel
-RELAYD=${BC_TOP:-.}/${BUILD:-build}/backchanneld
-work=$(mktemp -d "${TMPDIR:-/tmp}/bc-cli-talk.XXXXXX")
-relay_pid=
-cleanup() {
-	[ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null && wait "$relay_pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-export BACKCHANNEL_HOME=$work/home
-unset BACKCHANNEL_PASSPHRASE BACKCHANNEL_PROFILE
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-bc() { local p=$1; shift; timeout 20 "$BIN" --profile "$p" "$@"; }
-bail() { echo "Bail out! $*"; echo "1..$n"; exit 1; }
-
-"$RELAYD" --init --data-dir "$work/relay" --listen 127.0.0.1:0 >/dev/null 2>&1
-"$RELAYD" --data-dir "$work/relay" --listen 127.0.0.1:0 \
-	--port-file "$work/relay/port" 2>"$work/relay.log" &
-relay_pid=$!
-for _ in $(seq 100); do [ -s "$work/relay/port" ] && break; sleep 0.05; done
-[ -s "$work/relay/port" ] || bail "the relay did not start"
-port=$(cat "$work/relay/port")
-ADDR=$("$RELAYD" --address --data-dir "$work/relay" --listen "127.0.0.1:$port")
+. "${BC_TOP:-.}/tests/integration/talk-setup.bash"
+start_relay
 
 for p in qatar us ve eve; do bc $p init --unprotected >/dev/null 2>&1 || bail "init $p"; done
-fp() { bc "$1" identity --json | sed -n 's/.*"fingerprint":"\([^"]*\)".*/\1/p' | tr -d ' :-' | cut -c1-8; }
 fp_us=$(fp us) fp_ve=$(fp ve)
 
 # --- creating and inviting -------------------------------------------------
